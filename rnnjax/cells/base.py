@@ -1,0 +1,153 @@
+"""The Cell protocol, running a cell over time, and stacking cells into layers.
+
+A cell is a bundle of pure functions over pytrees for ONE sequence (batch with
+``jax.vmap``); hyper-parameters are fixed when the cell is built:
+
+    params = cell.init(key, input_dim)
+    state = cell.initial_state(params)
+    us = cell.project(params, xs)            # xs: [T, input_dim] -> us: [T, ...]
+    state, y = cell.step(params, state, us[t])  # y: [cell.output_dim]
+
+``project`` holds the work that does not depend on the state; ``step`` the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Params = Any
+State = Any
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A recurrent cell as pure functions (see the module docstring).
+
+    Attributes:
+      name: short description, e.g. ``"lstm(10)"``.
+      output_dim: size of ``y`` returned by ``step``.
+      init: ``(key, input_dim) -> params``.
+      initial_state: ``params -> state``.
+      project: ``(params, xs: [T, input_dim]) -> us: [T, ...]``, time-parallel.
+      step: ``(params, state, u_t) -> (state, y_t: [output_dim])``.
+    """
+
+    name: str
+    output_dim: int
+    init: Callable[[Array, int], Params]
+    initial_state: Callable[[Params], State]
+    project: Callable[[Params, Array], Array]
+    step: Callable[[Params, State, Array], tuple[State, Array]]
+
+
+def scan(
+    cell: Cell, params: Params, xs: Array, state: State | None = None, *, unroll: int = 1
+) -> tuple[State, Array]:
+    """Runs ``cell`` over ``xs: [T, input_dim]``; returns ``(final_state, ys: [T, output_dim])``.
+
+    ``state`` defaults to ``cell.initial_state(params)``; pass a final state back
+    in to process a long sequence in chunks.
+    """
+    if state is None:
+        state = cell.initial_state(params)
+    us = cell.project(params, xs)
+    return jax.lax.scan(lambda s, u: cell.step(params, s, u), state, us, unroll=unroll)
+
+
+def trace(cell: Cell, params: Params, xs: Array, state: State | None = None) -> State:
+    """Every state along ``xs: [T, input_dim]``: the state pytree with a leading ``[T]`` axis."""
+    if state is None:
+        state = cell.initial_state(params)
+
+    def step(s, u):
+        s, _ = cell.step(params, s, u)
+        return s, s
+
+    return jax.lax.scan(step, state, cell.project(params, xs))[1]
+
+
+def stack(*cells: Cell) -> Cell:
+    """Layers ``cells[0] -> cells[1] -> ...`` as one Cell.
+
+    Params and state are tuples with one entry per layer; ``y`` is the last
+    layer's output. Only the first layer's ``project`` is time-parallel: the
+    inputs of later layers are produced step by step.
+    """
+    if not cells:
+        raise ValueError("stack() needs at least one cell")
+
+    def init(key, input_dim):
+        params, dim = [], input_dim
+        for cell, k in zip(cells, jax.random.split(key, len(cells))):
+            params.append(cell.init(k, dim))
+            dim = cell.output_dim
+        return tuple(params)
+
+    def initial_state(params):
+        return tuple(c.initial_state(p) for c, p in zip(cells, params))
+
+    def project(params, xs):
+        return cells[0].project(params[0], xs)
+
+    def step(params, state, u):
+        new_state = []
+        for i, (cell, p, s) in enumerate(zip(cells, params, state)):
+            if i > 0:
+                u = cell.project(p, y[None])[0]
+            s, y = cell.step(p, s, u)
+            new_state.append(s)
+        return tuple(new_state), y
+
+    name = " -> ".join(c.name for c in cells)
+    return Cell(name, cells[-1].output_dim, init, initial_state, project, step)
+
+
+def default_hoist() -> bool:
+    """Whether the input projection goes in ``project`` on the current backend.
+
+    Measured with ``benchmarks/cells.py`` (figures in BUILD_NOTES.md): on XLA:CPU
+    projecting inside ``step`` is faster; on accelerators hoisting is the usual win.
+    """
+    return jax.default_backend() != "cpu"
+
+
+def affine_input(hoist: bool | None):
+    """``(project, preactivation)`` for cells whose step needs ``x @ wx + b``.
+
+    With ``hoist`` the affine map is applied to the whole sequence in
+    ``project`` (one big matmul) and ``preactivation`` is the identity; without,
+    ``project`` is the identity and ``preactivation`` applies the map per step.
+    """
+    if hoist is None:
+        hoist = default_hoist()
+
+    def project(params, xs):
+        return xs @ params["wx"] + params["b"] if hoist else xs
+
+    def preactivation(params, u):
+        return u if hoist else u @ params["wx"] + params["b"]
+
+    return project, preactivation
+
+
+def gated_params(key: Array, input_dim: int, hidden: int, gates: int) -> dict[str, Array]:
+    """``wx: [input_dim, gates*hidden]`` (LeCun normal), ``wh: [hidden, gates*hidden]``
+    (one orthogonal block per gate), ``b: [gates*hidden]`` (zeros)."""
+    if input_dim < 1:
+        raise ValueError(f"input_dim must be >= 1, got {input_dim}")
+    kx, kh = jax.random.split(key)
+    wx = jax.nn.initializers.lecun_normal()(kx, (input_dim, gates * hidden))
+    orthogonal = jax.nn.initializers.orthogonal()
+    wh = jnp.concatenate([orthogonal(k, (hidden, hidden)) for k in jax.random.split(kh, gates)], axis=1)
+    return {"wx": wx, "wh": wh, "b": jnp.zeros((gates * hidden,))}
+
+
+def check_hidden(hidden: int) -> None:
+    if not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")

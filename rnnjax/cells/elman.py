@@ -1,0 +1,43 @@
+"""Elman RNN: ``h_t = act(W x_t + U h_{t-1} + b)``, ``y_t = h_t``."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnnjax.cells.base import Cell, affine_input, check_hidden, gated_params
+
+
+def saturated_linear(x: jax.Array) -> jax.Array:
+    """The Siegelmann–Sontag sigma: ``clip(x, 0, 1)``."""
+    return jnp.clip(x, 0.0, 1.0)
+
+
+ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "saturated": saturated_linear}
+
+
+def elman(hidden: int, activation: str = "tanh", *, hoist: bool | None = None) -> Cell:
+    """Elman cell. Params ``wx: [D, H]``, ``wh: [H, H]``, ``b: [H]``; state ``h: [H]``.
+
+    Args:
+      hidden: H.
+      activation: ``"tanh"``, ``"relu"`` or ``"saturated"`` (``clip(x, 0, 1)``).
+      hoist: compute ``W x_t + b`` for all t in ``project``; ``None`` = backend default.
+    """
+    check_hidden(hidden)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    act = ACTIVATIONS[activation]
+    project, preactivation = affine_input(hoist)
+
+    def init(key, input_dim):
+        return gated_params(key, input_dim, hidden, gates=1)
+
+    def initial_state(params):
+        return jnp.zeros((hidden,), params["wh"].dtype)
+
+    def step(params, h, u):
+        h = act(preactivation(params, u) + h @ params["wh"])
+        return h, h
+
+    return Cell(f"elman-{activation}({hidden})", hidden, init, initial_state, project, step)

@@ -1,0 +1,5 @@
+"""Evaluation: length generalisation, reports, plots."""
+
+from rnnjax.eval.generalisation import CountingResult, acceptance, counting_generalisation
+
+__all__ = ["CountingResult", "acceptance", "counting_generalisation"]

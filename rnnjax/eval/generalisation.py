@@ -1,0 +1,83 @@
+"""Length generalisation of a recogniser in the token-prediction formulation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import partial
+
+import jax
+import numpy as np
+
+from rnnjax.models import SequenceModel
+from rnnjax.tasks import Language, accepts, prediction_example
+
+
+@partial(jax.jit, static_argnames=("model", "eos", "threshold"))
+def _accepts_batch(model, params, tokens, lengths, eos, threshold):
+    def one(t, n):
+        inputs, targets, mask = prediction_example(t, n, eos)
+        return accepts(model.log_probs(params, inputs), targets, mask, threshold)
+
+    return jax.vmap(one)(tokens, lengths)
+
+
+def acceptance(
+    model: SequenceModel,
+    params,
+    language: Language,
+    strings: list[str],
+    threshold: float,
+    *,
+    chunk: int = 256,
+    pad_multiple: int = 256,
+) -> np.ndarray:
+    """``bool[len(strings)]``: whether the model accepts each string (``tasks.accepts``).
+
+    Strings go through in chunks of ``chunk``; each chunk is padded to its longest
+    string rounded up to ``pad_multiple``, so long evaluations compile a few programs.
+    """
+    out = np.zeros(len(strings), bool)
+    order = np.argsort([len(s) for s in strings], kind="stable")
+    for start in range(0, len(strings), chunk):
+        idx = order[start : start + chunk]
+        longest = max(len(strings[i]) for i in idx)
+        max_len = pad_multiple * max(1, math.ceil(longest / pad_multiple))
+        tokens = np.full((chunk, max_len), language.eos, np.int32)
+        lengths = np.zeros((chunk,), np.int32)
+        for row, i in enumerate(idx):
+            tokens[row] = language.encode(strings[i], max_len)
+            lengths[row] = len(strings[i])
+        accepted = _accepts_batch(model, params, tokens, lengths, language.eos, threshold)
+        out[idx] = np.asarray(accepted)[: len(idx)]
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingResult:
+    """Per n = 1..n_max: is the member accepted, are all its near misses rejected."""
+
+    member_accepted: np.ndarray
+    near_misses_rejected: np.ndarray
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.member_accepted & self.near_misses_rejected
+
+    @property
+    def largest_correct_n(self) -> int:
+        """Largest N such that every n <= N is correct (0 if n = 1 already fails)."""
+        wrong = np.flatnonzero(~self.correct)
+        return int(wrong[0]) if wrong.size else int(self.correct.size)
+
+
+def counting_generalisation(
+    model: SequenceModel, params, language: Language, n_max: int, threshold: float
+) -> CountingResult:
+    """Tests ``language.probes(n)`` for every n in ``1..n_max``."""
+    members, near_misses = zip(*(language.probes(n) for n in range(1, n_max + 1)))
+    per_n = len(near_misses[0])
+    strings = list(members) + [s for group in near_misses for s in group]
+    accepted = acceptance(model, params, language, strings, threshold)
+    rejected = ~accepted[n_max:].reshape(n_max, per_n)
+    return CountingResult(accepted[:n_max], rejected.all(axis=1))

@@ -1,0 +1,6 @@
+"""Training: configs, the jitted step and loop, checkpoints, experiments."""
+
+from rnnjax.train.config import TrainConfig, build_model
+from rnnjax.train.loop import TrainResult, TrainState, train
+
+__all__ = ["TrainConfig", "TrainResult", "TrainState", "build_model", "train"]
