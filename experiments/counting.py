@@ -44,7 +44,8 @@ COLUMNS = [
     "near_misses_rejected",
     "final_loss",
     "diverged_at",
-    "seconds",
+    "train_seconds",
+    "eval_seconds",
 ]
 
 

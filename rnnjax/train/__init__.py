@@ -1,6 +1,6 @@
 """Training: configs, the jitted step and loop, checkpoints, experiments."""
 
 from rnnjax.train.config import TrainConfig, build_model
-from rnnjax.train.loop import TrainResult, TrainState, train
+from rnnjax.train.loop import TrainResult, TrainState, train, train_population
 
-__all__ = ["TrainConfig", "TrainResult", "TrainState", "build_model", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainState", "build_model", "train", "train_population"]

@@ -20,12 +20,6 @@ from rnnjax.tasks import Language, next_symbol_accuracy, prediction_example
 from rnnjax.train.config import TrainConfig, build_model
 
 
-class TrainState(NamedTuple):
-    params: Any
-    opt_state: Any
-    step: jax.Array
-
-
 @dataclasses.dataclass(frozen=True)
 class Bucket:
     """Training strings with parameter n in ``[n_lo, n_hi]``, padded to ``max_len`` tokens."""
@@ -49,33 +43,64 @@ def length_buckets(language: Language, n_min: int, n_max: int, num_buckets: int,
     return buckets
 
 
-def bucket_schedule(buckets: list[Bucket], steps: int, seed: int) -> np.ndarray:
+def bucket_schedule(buckets: list[Bucket], steps: int, seed: int = 0) -> np.ndarray:
     """``int[steps]``: the bucket of each step, drawn with weight proportional to its
-    number of n values, so n is uniform over the whole range."""
+    number of n values, so n is uniform over the whole range.
+
+    The schedule is shared by every member of a population (one program per
+    bucket), so it does not depend on the member's seed.
+    """
     sizes = np.array([b.n_hi - b.n_lo + 1 for b in buckets], float)
     return np.random.default_rng(seed).choice(len(buckets), size=steps, p=sizes / sizes.sum())
 
 
+# Config fields that may differ between members of one population program.
+MEMBER_FIELDS = ("seed", "learning_rate", "clip_norm")
+
+
+def program_key(cfg: TrainConfig) -> TrainConfig:
+    """Configs with equal keys train as one vmapped program (same shapes, same code)."""
+    return dataclasses.replace(cfg, seed=0, learning_rate=1.0, clip_norm=float(cfg.clip_norm > 0))
+
+
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """Global-norm clipping, then Adam or SGD with the learning rate kept in the
-    state (``inject_hyperparams``) so it can be logged and varied per member."""
+    """Global-norm clipping, then Adam or SGD. Clip norm and learning rate live in
+    the optimiser state (``inject_hyperparams``), so members of a population can
+    differ in them inside one program, and they can be logged."""
     base = {"adam": optax.adam, "sgd": optax.sgd}[cfg.optimizer]
     opt = optax.inject_hyperparams(base)(learning_rate=cfg.learning_rate)
-    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), opt) if cfg.clip_norm > 0 else opt
+    if cfg.clip_norm == 0:
+        return opt
+    return optax.chain(optax.inject_hyperparams(optax.clip_by_global_norm)(max_norm=cfg.clip_norm), opt)
 
 
 def learning_rate(opt_state) -> jax.Array:
     """The current learning rate stored by ``inject_hyperparams`` in ``opt_state``."""
-    states = opt_state if isinstance(opt_state, tuple) else (opt_state,)
-    for s in states:
-        if hasattr(s, "hyperparams"):
+    for s in (opt_state, *opt_state):
+        if "learning_rate" in getattr(s, "hyperparams", {}):
             return s.hyperparams["learning_rate"]
     raise ValueError("optimizer state has no injected learning rate")
 
 
-def init_state(model: SequenceModel, optimizer: optax.GradientTransformation, key: jax.Array) -> TrainState:
-    params = model.init(key)
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+class TrainState(NamedTuple):
+    """One member's state; a population stacks members along a leading axis."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    diverged_at: jax.Array
+    """-1 while finite; else the step whose update made loss or parameters non-finite
+    (the state stays frozen at its last finite value from then on)"""
+
+
+def init_state(model: SequenceModel, cfg: TrainConfig) -> TrainState:
+    params = model.init(jax.random.split(jax.random.key(cfg.seed))[0])
+    minus_one = -jnp.ones((), jnp.int32)
+    return TrainState(params, make_optimizer(cfg).init(params), jnp.zeros((), jnp.int32), minus_one)
+
+
+def data_key(cfg: TrainConfig) -> jax.Array:
+    return jax.random.split(jax.random.key(cfg.seed))[1]
 
 
 def make_train_step(
@@ -86,10 +111,12 @@ def make_train_step(
     max_len: int,
     threshold: float,
 ):
-    """``(state, key, n_lo, n_hi) -> (state, metrics)`` for batches padded to ``max_len``.
+    """``(state, key, n_lo, n_hi) -> (state, metrics)`` for one member, batches padded to ``max_len``.
 
     The batch is sampled inside the program from ``key``; the loss is the mean
-    next-token cross-entropy over the real (unpadded) positions.
+    next-token cross-entropy over the real (unpadded) positions. A member whose
+    loss, gradients or new parameters are not finite keeps its old state and
+    records the step in ``diverged_at``.
     """
 
     def sample(key, n_lo, n_hi):
@@ -110,63 +137,108 @@ def make_train_step(
         (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, *batch)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        finite = jnp.isfinite(loss) & tree_all_finite(grads) & tree_all_finite(params)
+        alive = state.diverged_at < 0
+        keep_new = finite & alive
+        new = TrainState(params, opt_state, state.step + 1, state.diverged_at)
+        old = state._replace(step=state.step + 1, diverged_at=jnp.where(alive, state.step, state.diverged_at))
+        state = jax.tree_util.tree_map(lambda a, b: jnp.where(keep_new, a, b), new, old)
         metrics = {
             "loss": loss,
             "accuracy": accuracy,
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
             "learning_rate": learning_rate(state.opt_state),
         }
-        return TrainState(params, opt_state, state.step + 1), metrics
+        return state, metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    return train_step
+
+
+def tree_all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
 @dataclasses.dataclass
 class TrainResult:
-    state: TrainState
+    """One member's outcome."""
+
+    params: Any
     history: list[dict[str, float]]
     """logged metrics, one dict per logged step"""
     diverged_at: int | None
-    """first logged step whose loss or parameters were not finite (training stopped there)"""
+    """step whose update was not finite; parameters are the last finite ones"""
     steps_per_second: float
+    """of the whole population program this member trained in"""
+
+
+def train_population(
+    cfgs: list[TrainConfig], run_dirs: list[str | Path] | None = None, *, progress: bool = True
+) -> list[TrainResult]:
+    """Trains several members as one vmapped program per length bucket.
+
+    Members may differ only in ``MEMBER_FIELDS`` (seed, learning rate, clip norm);
+    each gets its own TensorBoard directory when ``run_dirs`` is given. Member i
+    computes what ``train_population([cfgs[i]])`` computes, to float tolerance.
+    """
+    if not cfgs:
+        raise ValueError("train_population needs at least one config")
+    keys = {program_key(c) for c in cfgs}
+    if len(keys) > 1:
+        raise ValueError(f"members may differ only in {MEMBER_FIELDS}; got {len(keys)} different programs")
+    cfg = cfgs[0]
+    language, model = build_model(cfg)
+    optimizer = make_optimizer(cfg)
+    states = [init_state(model, c) for c in cfgs]
+    state = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+    data_keys = jnp.stack([data_key(c) for c in cfgs])
+    buckets = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)
+    schedule = bucket_schedule(buckets, cfg.steps)
+
+    def population_step(step_fn):
+        def run(state, i, n_lo, n_hi):
+            keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, i)
+            return jax.vmap(step_fn, (0, 0, None, None))(state, keys, n_lo, n_hi)
+
+        return jax.jit(run, donate_argnums=0)
+
+    steps = [
+        population_step(make_train_step(model, language, optimizer, cfg.batch_size, b.max_len, cfg.threshold))
+        for b in buckets
+    ]
+    writers = [SummaryWriter(str(d)) for d in run_dirs] if run_dirs is not None else []
+    histories: list[list[dict]] = [[] for _ in cfgs]
+    desc = f"{cfg.task}/{cfg.cell} x{len(cfgs)}"
+    start = time.perf_counter()
+    with tqdm(range(cfg.steps), desc=desc, disable=not progress, leave=False) as bar:
+        for i in bar:
+            b = buckets[schedule[i]]
+            state, metrics = steps[schedule[i]](state, i, b.n_lo, b.n_hi)
+            if i % cfg.log_every == 0 or i == cfg.steps - 1:
+                metrics = jax.device_get(metrics)
+                alive = np.asarray(state.diverged_at) < 0
+                for m, history in enumerate(histories):
+                    record = {k: float(v[m]) for k, v in metrics.items()}
+                    history.append(record | {"step": i})
+                    for k, v in record.items():
+                        if writers:
+                            writers[m].add_scalar(f"train/{k}", v, i)
+                finite = [h[-1]["loss"] for h, a in zip(histories, alive) if a]
+                bar.set_postfix(loss=f"{np.median(finite) if finite else float('nan'):.4f}", alive=f"{alive.sum()}/{len(cfgs)}")
+    elapsed = time.perf_counter() - start
+    for w in writers:
+        w.close()
+    diverged = np.asarray(state.diverged_at)
+    return [
+        TrainResult(
+            jax.tree_util.tree_map(lambda x: x[m], state.params),
+            histories[m],
+            int(diverged[m]) if diverged[m] >= 0 else None,
+            cfg.steps / elapsed,
+        )
+        for m in range(len(cfgs))
+    ]
 
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, progress: bool = True) -> TrainResult:
-    """Trains one model; logs scalars to TensorBoard under ``run_dir`` when given.
-
-    A non-finite loss or parameter stops the run and is reported in the result
-    (``diverged_at``) instead of raising.
-    """
-    language, model = build_model(cfg)
-    optimizer = make_optimizer(cfg)
-    init_key, data_key = jax.random.split(jax.random.key(cfg.seed))
-    state = init_state(model, optimizer, init_key)
-    buckets = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)
-    steps = [make_train_step(model, language, optimizer, cfg.batch_size, b.max_len, cfg.threshold) for b in buckets]
-    schedule = bucket_schedule(buckets, cfg.steps, cfg.seed)
-
-    writer = SummaryWriter(str(run_dir)) if run_dir is not None else None
-    history, diverged_at = [], None
-    bar = tqdm(range(cfg.steps), desc=f"{cfg.task}/{cfg.cell}/seed{cfg.seed}", disable=not progress, leave=False)
-    start = time.perf_counter()
-    for i in bar:
-        b = buckets[schedule[i]]
-        state, metrics = steps[schedule[i]](state, jax.random.fold_in(data_key, i), b.n_lo, b.n_hi)
-        if i % cfg.log_every == 0 or i == cfg.steps - 1:
-            record = {k: float(v) for k, v in metrics.items()} | {"step": i}
-            history.append(record)
-            if writer is not None:
-                for k, v in metrics.items():
-                    writer.add_scalar(f"train/{k}", float(v), i)
-            bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}")
-            if not all_finite(record["loss"], state.params):
-                diverged_at = i
-                break
-    elapsed = time.perf_counter() - start
-    if writer is not None:
-        writer.close()
-    return TrainResult(state, history, diverged_at, (i + 1) / elapsed)
-
-
-def all_finite(*trees) -> bool:
-    return all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(trees))
+    """Trains one model (a population of one); logs to TensorBoard under ``run_dir``."""
+    return train_population([cfg], None if run_dir is None else [run_dir], progress=progress)[0]

@@ -26,7 +26,7 @@ from rnnjax.eval import counting_generalisation
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language
 from rnnjax.train.config import TrainConfig, build_model
-from rnnjax.train.loop import train
+from rnnjax.train.loop import train_population
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,28 +52,34 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, params)
     }
 
 
-def train_run(cfg: TrainConfig, run_dir: str | Path, *, progress: bool = True) -> dict:
-    """Trains, evaluates and saves one run; returns its results."""
-    run_dir = Path(run_dir).absolute()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(cfg.to_json())
+def train_runs(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, progress: bool = True) -> list[dict]:
+    """Trains the configs as one population, then evaluates and saves each run; returns their results."""
+    run_dirs = [Path(d).absolute() for d in run_dirs]
+    for cfg, run_dir in zip(cfgs, run_dirs, strict=True):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(cfg.to_json())
     start = time.perf_counter()
-    result = train(cfg, run_dir, progress=progress)
-    language, model = build_model(cfg)
-    params = result.state.params
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(run_dir / "params", params, force=True)
-    results = {
-        "final_loss": result.history[-1]["loss"],
-        "final_accuracy": result.history[-1]["accuracy"],
-        "diverged_at": result.diverged_at,
-        "steps_per_second": result.steps_per_second,
-    }
-    if result.diverged_at is None:
-        results |= evaluate(cfg, model, language, params)
-    results["seconds"] = time.perf_counter() - start
-    _write_atomic(run_dir / "results.json", json.dumps(results, indent=2))
-    return results
+    trained = train_population(cfgs, run_dirs, progress=progress)
+    train_seconds = time.perf_counter() - start
+    all_results = []
+    for cfg, run_dir, result in zip(cfgs, run_dirs, trained):
+        language, model = build_model(cfg)
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(run_dir / "params", result.params, force=True)
+        results = {
+            "final_loss": result.history[-1]["loss"],
+            "final_accuracy": result.history[-1]["accuracy"],
+            "diverged_at": result.diverged_at,
+            "steps_per_second": result.steps_per_second,
+            "population": len(cfgs),
+            "train_seconds": train_seconds,
+        }
+        start = time.perf_counter()
+        results |= evaluate(cfg, model, language, result.params)
+        results["eval_seconds"] = time.perf_counter() - start
+        _write_atomic(run_dir / "results.json", json.dumps(results, indent=2))
+        all_results.append(results)
+    return all_results
 
 
 def load_run(run_dir: str | Path, arm: str = "") -> Run:
@@ -137,14 +143,14 @@ def run_experiment(
     out_dir = Path(out_root) / experiment.name
     runs = []
     for arm in arms or tuple(experiment.arms):
-        for seed in seeds or experiment.seeds:
-            cfg = dataclasses.replace(experiment.arms[arm], **(overrides or {}), seed=seed)
-            run_dir = out_dir / arm / f"seed{seed}"
-            if not _finished_with(run_dir, cfg):
-                if not train_missing:
-                    raise FileNotFoundError(f"{run_dir} has no finished run of this config; train it first")
-                train_run(cfg, run_dir, progress=progress)
-            runs.append(load_run(run_dir, arm))
+        cfgs = [dataclasses.replace(experiment.arms[arm], **(overrides or {}), seed=s) for s in seeds or experiment.seeds]
+        run_dirs = [out_dir / arm / f"seed{c.seed}" for c in cfgs]
+        todo = [(c, d) for c, d in zip(cfgs, run_dirs) if not _finished_with(d, c)]
+        if todo and not train_missing:
+            raise FileNotFoundError(f"{todo[0][1]} has no finished run of this config; train it first")
+        if todo:
+            train_runs(*map(list, zip(*todo)), progress=progress)
+        runs += [load_run(d, arm) for d in run_dirs]
     return runs, experiment.report(runs, out_dir)
 
 
