@@ -37,10 +37,11 @@ def make_rnnjax(cell, hidden):
 
 def make_flax(cell_type, hidden):
     model = nnx.RNN(cell_type(hidden, hidden, rngs=nnx.Rngs(0)))
-    graphdef, params = nnx.split(model)
+    carry = model.cell.initialize_carry((BATCH, hidden), rngs=nnx.Rngs(1))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss(params, xs):
-        return jnp.mean(nnx.merge(graphdef, params)(xs) ** 2)
+        return jnp.mean(nnx.merge(graphdef, params, rest)(xs, initial_carry=carry) ** 2)
 
     return loss, params
 
