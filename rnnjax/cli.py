@@ -1,7 +1,8 @@
 """The ``rnnjax`` command.
 
     rnnjax train --experiment counting [--arms lstm_anbn] [--seeds 0 1] [--steps 500 ...]
-    rnnjax eval --experiment counting          # report over finished runs
+    rnnjax sweep --experiment counting [--grid learning_rate=0.01,0.03] [--resume]
+    rnnjax report runs/counting
     rnnjax eval --run-dir runs/counting/lstm_anbn/seed0 [--eval-n-max 2000]
 
 Every TrainConfig field is an override flag; an unknown flag or a bad value
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import typing
 
@@ -28,74 +30,126 @@ Overrides = dataclasses.make_dataclass(
 Overrides.__doc__ = TrainConfig.__doc__
 
 
-def _chosen(overrides) -> dict:
-    return {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
-
-
 @dataclasses.dataclass(frozen=True)
 class Train:
-    """Train every arm x seed of an experiment (finished runs are reused), then print its report."""
+    """Train an experiment's arms x seeds (finished runs are reused), then print its report."""
 
     experiment: str
     """name in experiments/ or a path to an experiment .py file"""
     arms: tuple[str, ...] = ()
     """arms to train (default: all)"""
     seeds: tuple[int, ...] = ()
-    """seeds (default: the experiment's)"""
+    """seeds (default: the experiment's; for sweep, its sweep seeds)"""
+    grid: tuple[str, ...] = ()
+    """hyper-parameter grid, e.g. --grid learning_rate=0.01,0.03 hidden=10,20 (default for sweep: the experiment's)"""
     out: str = "runs"
-    """output root; runs go to OUT/<experiment>/<arm>/seed<k>"""
+    """output root; runs go to OUT/<experiment>/<arm>/[<grid values>/]seed<k>"""
+    resume: bool = False
+    """continue unfinished programs from their latest checkpoint instead of starting them again"""
+    checkpoint_every: int = 500
+    keep: int = 3
+    """checkpoints kept per program"""
+    max_population: int | None = None
+    """members per program (default: as many as fit in half the device memory)"""
+    coordinator: str | None = None
+    """multi-host: coordinator address host:port (else read from the environment, see scripts/launch_multihost.sh)"""
+    num_processes: int | None = None
+    process_id: int | None = None
     progress: bool = True
     config: tyro.conf.OmitArgPrefixes[Overrides] = Overrides()
 
 
 @dataclasses.dataclass(frozen=True)
-class Eval:
-    """Report over an experiment's finished runs, or re-evaluate one run directory."""
+class Sweep(Train):
+    """Train an experiment's sweep: arms x grid x sweep seeds, checkpointed, resumable with --resume."""
 
-    experiment: str | None = None
-    run_dir: str | None = None
-    arms: tuple[str, ...] = ()
-    seeds: tuple[int, ...] = ()
-    out: str = "runs"
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Write the tables (markdown, CSV) and plots of every finished run under a sweep directory."""
+
+    sweep_dir: tyro.conf.Positional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Eval:
+    """Re-evaluate one finished run, optionally with another n range or threshold."""
+
+    run_dir: str
     eval_n_max: int | None = None
-    """run-dir only: evaluate up to this n instead of the run's eval_n_max"""
     threshold: float | None = None
-    """run-dir only: acceptance threshold instead of the run's"""
+
+
+def _join_hosts(args: Train) -> None:
+    """``jax.distributed.initialize`` when several processes are asked for, by flags
+    or by the environment (RNNJAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID or Slurm)."""
+    import jax
+
+    coordinator = args.coordinator or os.environ.get("RNNJAX_COORDINATOR")
+    num = args.num_processes or int(os.environ.get("RNNJAX_NUM_PROCESSES", 0)) or None
+    pid = args.process_id if args.process_id is not None else os.environ.get("RNNJAX_PROCESS_ID")
+    if coordinator is None and "SLURM_JOB_ID" not in os.environ:
+        return
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator, num, None if pid is None else int(pid))
 
 
 def train_command(args: Train) -> None:
-    from rnnjax.train.runs import load_experiment, run_experiment
+    from rnnjax.train.sweep import load_experiment, parse_grid, run_experiment
 
-    experiment = load_experiment(args.experiment)
-    overrides = _chosen(args.config)
+    overrides = {k: v for k, v in dataclasses.asdict(args.config).items() if v is not None}
     if "seed" in overrides:
         raise ValueError("use --seeds to choose seeds, not --seed")
+    experiment = load_experiment(args.experiment)
+    is_sweep = isinstance(args, Sweep)
+    grid = parse_grid(args.grid) if args.grid else (experiment.grid if is_sweep else {})
+    seeds = args.seeds or (experiment.sweep_seeds if is_sweep else experiment.seeds)
+    _join_hosts(args)
     _, text = run_experiment(
-        experiment, args.out, arms=args.arms, seeds=args.seeds, overrides=overrides, progress=args.progress
+        experiment,
+        args.out,
+        arms=args.arms,
+        seeds=seeds,
+        grid=grid,
+        overrides=overrides,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        keep=args.keep,
+        max_population=args.max_population,
+        progress=args.progress,
     )
     print(text)
 
 
-def eval_command(args: Eval) -> None:
-    from rnnjax.train.runs import evaluate, load_experiment, load_run, run_experiment
+def report_command(args: Report) -> None:
+    from rnnjax.eval.report import write_sweep_report
+    from rnnjax.train.runs import find_runs, load_run
 
-    if (args.experiment is None) == (args.run_dir is None):
-        raise ValueError("give exactly one of --experiment or --run-dir")
-    if args.run_dir is not None:
-        run = load_run(args.run_dir)
-        changes = {k: v for k, v in (("eval_n_max", args.eval_n_max), ("threshold", args.threshold)) if v is not None}
-        cfg = dataclasses.replace(run.config, **changes)
-        print(json.dumps(evaluate(cfg, run.model, run.language, run.params), indent=2))
-        return
-    experiment = load_experiment(args.experiment)
-    _, text = run_experiment(experiment, args.out, arms=args.arms, seeds=args.seeds, train_missing=False)
-    print(text)
+    run_dirs = find_runs(args.sweep_dir)
+    if not run_dirs:
+        raise FileNotFoundError(f"no finished runs (results.json) under {args.sweep_dir}")
+    print(write_sweep_report([load_run(d) for d in run_dirs], args.sweep_dir))
+
+
+def eval_command(args: Eval) -> None:
+    from rnnjax.train.runs import evaluate, load_run, stack_members
+
+    run = load_run(args.run_dir)
+    changes = {k: v for k, v in (("eval_n_max", args.eval_n_max), ("threshold", args.threshold)) if v is not None}
+    cfg = dataclasses.replace(run.config, **changes)
+    (result,) = evaluate([cfg], run.model, run.language, stack_members([run.params]))
+    result.pop("correct_by_n")
+    print(json.dumps(result, indent=2))
+
+
+COMMANDS = {"train": (Train, train_command), "sweep": (Sweep, train_command), "report": (Report, report_command), "eval": (Eval, eval_command)}
 
 
 def main(argv: list[str] | None = None) -> None:
-    command = tyro.extras.subcommand_cli_from_dict({"train": Train, "eval": Eval}, args=argv)
+    command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in COMMANDS.items()}, args=argv)
+    handler = next(h for cls, h in COMMANDS.values() if type(command) is cls)
     try:
-        {Train: train_command, Eval: eval_command}[type(command)](command)
+        handler(command)
     except (ValueError, FileNotFoundError) as e:
         print(f"rnnjax: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -17,7 +17,8 @@ from rnnjax.tasks import anbn, anbncn
 from rnnjax.tasks.base import prefix_counts
 from rnnjax.train import TrainConfig, build_model, train, train_population
 from rnnjax.train.loop import bucket_schedule, length_buckets
-from rnnjax.train.runs import Experiment, load_experiment, load_run, run_experiment
+from rnnjax.train.runs import load_run
+from rnnjax.train.sweep import Experiment, load_experiment, run_experiment
 
 TINY = TrainConfig(
     hidden=4, embedding_dim=2, n_max=6, steps=30, batch_size=8, num_buckets=1, eval_n_max=8, log_every=10
@@ -124,7 +125,7 @@ class BoundedCounter:
 def test_counting_generalisation_finds_the_first_failure(counts_to, n_max, expected):
     language = anbn()
     model = BoundedCounter(language, counts_to)
-    result = counting_generalisation(model, None, language, n_max, threshold=0.005)
+    (result,) = counting_generalisation(model, jnp.zeros((1,)), language, n_max, threshold=0.005)
     assert result.largest_correct_n == expected
     assert result.member_accepted.all()
     assert result.near_misses_rejected[:expected].all() and not result.near_misses_rejected[expected:].any()
@@ -149,7 +150,8 @@ def test_experiment_trains_saves_reloads_and_reuses_runs(tmp_path):
     reports = []
     experiment = _tiny_experiment(reports)
     runs, text = run_experiment(experiment, tmp_path, arms=("lstm",), progress=False)
-    assert text == "2 runs" and [r.config.seed for r in runs] == [0, 1]
+    assert text.endswith("2 runs") and [r.config.seed for r in runs] == [0, 1]
+    assert (tmp_path / "tiny" / "summary.md").exists() and (tmp_path / "tiny" / "accuracy_vs_n.png").exists()
     run_dir = tmp_path / "tiny" / "lstm" / "seed1"
     results = json.loads((run_dir / "results.json").read_text())
     assert results["largest_correct_n"] >= 0 and results["diverged_at"] is None
@@ -184,7 +186,10 @@ def test_load_experiment_names_the_available_ones():
         (["train", "--experiment", "counting", "--hidden", "0"], "hidden must be >= 1, got 0"),
         (["train", "--experiment", "counting", "--hidden", "ten"], "--hidden"),
         (["train", "--experiment", "nope"], "no experiment 'nope'"),
-        (["eval"], "give exactly one of --experiment or --run-dir"),
+        (["eval", "--run-dir", "/nonexistent"], "is not a finished run"),
+        (["report", "/nonexistent"], "no finished runs"),
+        (["sweep", "--experiment", "counting", "--grid", "hiden=10,20"], "grid field 'hiden' is not a TrainConfig field"),
+        (["sweep", "--experiment", "counting", "--grid", "hidden=ten"], "grid value 'ten' is not valid for hidden"),
     ],
 )
 def test_cli_rejects_bad_input_naming_it(argv, message, capsys):
@@ -200,6 +205,6 @@ def test_cli_trains_and_evaluates_a_run(tmp_path, capsys):
     small = ["--steps", "20", "--eval-n-max", "10", "--n-max", "5", "--hidden", "4"]
     main(["train", *args, *small, "--no-progress"])
     out = capsys.readouterr().out
-    assert "| lstm_anbn | 3 |" in out and (tmp_path / "counting" / "states_a1000b1000.png").exists()
+    assert "| lstm_anbn |  | 3 |" in out and (tmp_path / "counting" / "states_a1000b1000.png").exists()
     main(["eval", "--run-dir", str(tmp_path / "counting" / "lstm_anbn" / "seed3"), "--eval-n-max", "12"])
     assert "largest_correct_n" in json.loads(capsys.readouterr().out)

@@ -14,17 +14,18 @@ from rnnjax.tasks import Language, accepts, prediction_example
 
 
 @partial(jax.jit, static_argnames=("model", "eos", "threshold"))
-def _accepts_batch(model, params, tokens, lengths, eos, threshold):
-    def one(t, n):
+def _accepts_batch(model, members, tokens, lengths, eos, threshold):
+    def one(params, t, n):
         inputs, targets, mask = prediction_example(t, n, eos)
         return accepts(model.log_probs(params, inputs), targets, mask, threshold)
 
-    return jax.vmap(one)(tokens, lengths)
+    per_member = jax.vmap(one, (None, 0, 0))
+    return jax.vmap(per_member, (0, None, None))(members, tokens, lengths)
 
 
 def acceptance(
     model: SequenceModel,
-    params,
+    members,
     language: Language,
     strings: list[str],
     threshold: float,
@@ -32,12 +33,13 @@ def acceptance(
     chunk: int = 256,
     pad_multiple: int = 256,
 ) -> np.ndarray:
-    """``bool[len(strings)]``: whether the model accepts each string (``tasks.accepts``).
+    """``bool[P, len(strings)]``: whether each of P members accepts each string (``tasks.accepts``).
 
-    Strings go through in chunks of ``chunk``; each chunk is padded to its longest
-    string rounded up to ``pad_multiple``, so long evaluations compile a few programs.
+    ``members``: params with a leading member axis ``[P, ...]``. Strings go
+    through in chunks of ``chunk``; each chunk is padded to its longest string
+    rounded up to ``pad_multiple``, so long evaluations compile a few programs.
     """
-    out = np.zeros(len(strings), bool)
+    out = np.zeros((jax.tree_util.tree_leaves(members)[0].shape[0], len(strings)), bool)
     order = np.argsort([len(s) for s in strings], kind="stable")
     for start in range(0, len(strings), chunk):
         idx = order[start : start + chunk]
@@ -48,8 +50,8 @@ def acceptance(
         for row, i in enumerate(idx):
             tokens[row] = language.encode(strings[i], max_len)
             lengths[row] = len(strings[i])
-        accepted = _accepts_batch(model, params, tokens, lengths, language.eos, threshold)
-        out[idx] = np.asarray(accepted)[: len(idx)]
+        accepted = _accepts_batch(model, members, tokens, lengths, language.eos, threshold)
+        out[:, idx] = np.asarray(accepted)[:, : len(idx)]
     return out
 
 
@@ -72,12 +74,13 @@ class CountingResult:
 
 
 def counting_generalisation(
-    model: SequenceModel, params, language: Language, n_max: int, threshold: float
-) -> CountingResult:
-    """Tests ``language.probes(n)`` for every n in ``1..n_max``."""
-    members, near_misses = zip(*(language.probes(n) for n in range(1, n_max + 1)))
+    model: SequenceModel, members, language: Language, n_max: int, threshold: float
+) -> list[CountingResult]:
+    """Tests ``language.probes(n)`` for every n in ``1..n_max``, for each member of
+    ``members`` (params with a leading member axis)."""
+    positives, near_misses = zip(*(language.probes(n) for n in range(1, n_max + 1)))
     per_n = len(near_misses[0])
-    strings = list(members) + [s for group in near_misses for s in group]
-    accepted = acceptance(model, params, language, strings, threshold)
-    rejected = ~accepted[n_max:].reshape(n_max, per_n)
-    return CountingResult(accepted[:n_max], rejected.all(axis=1))
+    strings = list(positives) + [s for group in near_misses for s in group]
+    accepted = acceptance(model, members, language, strings, threshold)
+    rejected = ~accepted[:, n_max:].reshape(-1, n_max, per_n)
+    return [CountingResult(a[:n_max], r.all(axis=1)) for a, r in zip(accepted, rejected)]

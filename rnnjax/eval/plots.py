@@ -32,3 +32,31 @@ def plot_state_traces(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path:
+    """Fraction of correct n per bin of test n, per configuration: median over
+    non-diverged seeds with the min-max band. Runs carry ``results["correct_by_n"]``."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for r in runs:
+        if "correct_by_n" in r.results and r.results.get("diverged_at") is None:
+            name = " ".join(x for x in (r.results.get("arm", ""), r.results.get("label", "")) if x)
+            groups.setdefault(name, []).append(np.array([c == "1" for c in r.results["correct_by_n"]], float))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, curves in groups.items():
+        n_max = min(len(c) for c in curves)
+        edges = np.linspace(0, n_max, min(bins, n_max) + 1).astype(int)
+        per_seed = np.array([[c[a:b].mean() for a, b in zip(edges[:-1], edges[1:])] for c in curves])
+        centres = (edges[:-1] + edges[1:]) / 2 + 1
+        (line,) = ax.plot(centres, np.median(per_seed, axis=0), label=f"{name} ({len(curves)} seeds)")
+        ax.fill_between(centres, per_seed.min(axis=0), per_seed.max(axis=0), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("test n")
+    ax.set_ylabel("fraction of n correct (member accepted, near misses rejected)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,4 +1,4 @@
-"""Training: configs, the jitted step and loop, checkpoints, experiments."""
+"""Training: configs, the jitted population step and loop, checkpoints, run directories, sweeps."""
 
 from rnnjax.train.config import TrainConfig, build_model
 from rnnjax.train.loop import TrainResult, TrainState, train, train_population

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -12,11 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language, next_symbol_accuracy, prediction_example
+from rnnjax.train.checkpoint import PopulationCheckpointer
 from rnnjax.train.config import TrainConfig, build_model
 
 
@@ -169,33 +174,102 @@ class TrainResult:
     """step whose update was not finite; parameters are the last finite ones"""
     steps_per_second: float
     """of the whole population program this member trained in"""
+    process: int = 0
+    """the process whose device trained this member"""
+
+
+def population_sharding(devices=None) -> NamedSharding:
+    """Shards a leading population axis over ``devices`` (default: every device of
+    every process, so a multi-host population is one global array)."""
+    devices = np.array(devices if devices is not None else jax.devices())
+    return NamedSharding(Mesh(devices, ("population",), axis_types=(AxisType.Auto,)), P("population"))
+
+
+def member_owners(sharding: NamedSharding, size: int) -> np.ndarray:
+    """``int[size]``: the process whose device holds each member."""
+    owners = np.zeros(size, int)
+    for device, index in sharding.devices_indices_map((size,)).items():
+        owners[index[0]] = device.process_index
+    return owners
+
+
+def _to_global(host_tree, sharding: NamedSharding):
+    """Host arrays (the same on every process) -> arrays sharded by ``sharding``."""
+    return jax.tree_util.tree_map(lambda x: jax.make_array_from_callback(x.shape, sharding, lambda i: x[i]), host_tree)
+
+
+def member_bytes(cfg: TrainConfig) -> int:
+    """Device memory one member needs in its largest train step, from XLA's own
+    accounting of the compiled program (arguments + outputs + temporaries)."""
+    language, model = build_model(cfg)
+    optimizer = make_optimizer(cfg)
+    bucket = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)[-1]
+    step = make_train_step(model, language, optimizer, cfg.batch_size, bucket.max_len, cfg.threshold)
+    state = jax.eval_shape(lambda: init_state(model, cfg))
+    stats = jax.jit(step).lower(state, jax.random.key(0), 1, 1).compile().memory_analysis()
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
 def train_population(
-    cfgs: list[TrainConfig], run_dirs: list[str | Path] | None = None, *, progress: bool = True
+    cfgs: list[TrainConfig],
+    run_dirs: list[str | Path] | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 500,
+    keep: int = 3,
+    resume: bool = False,
+    devices=None,
+    progress: bool = True,
 ) -> list[TrainResult]:
     """Trains several members as one vmapped program per length bucket.
 
-    Members may differ only in ``MEMBER_FIELDS`` (seed, learning rate, clip norm);
-    each gets its own TensorBoard directory when ``run_dirs`` is given. Member i
+    Members may differ only in ``MEMBER_FIELDS`` (seed, learning rate, clip norm).
+    The population axis is sharded over ``devices`` (default: all devices of all
+    processes; padded with copies of the last member to a multiple of their
+    number). With several processes every process calls this with the same
+    arguments; each computes the members on its devices and logs them. Member i
     computes what ``train_population([cfgs[i]])`` computes, to float tolerance.
+
+    Args:
+      run_dirs: one TensorBoard directory per member.
+      checkpoint_dir: where to save the population every ``checkpoint_every``
+        steps (latest ``keep`` kept, asynchronously); None saves nothing.
+      resume: continue from the newest readable checkpoint in ``checkpoint_dir``.
     """
     if not cfgs:
         raise ValueError("train_population needs at least one config")
-    keys = {program_key(c) for c in cfgs}
-    if len(keys) > 1:
-        raise ValueError(f"members may differ only in {MEMBER_FIELDS}; got {len(keys)} different programs")
+    if len({program_key(c) for c in cfgs}) > 1:
+        raise ValueError(f"members may differ only in {MEMBER_FIELDS}; these configs need separate programs")
     cfg = cfgs[0]
     language, model = build_model(cfg)
     optimizer = make_optimizer(cfg)
-    states = [init_state(model, c) for c in cfgs]
-    state = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-    data_keys = jnp.stack([data_key(c) for c in cfgs])
+    sharding = population_sharding(devices)
+    size = sharding.mesh.size * math.ceil(len(cfgs) / sharding.mesh.size)
+    members = list(cfgs) + [cfgs[-1]] * (size - len(cfgs))
+    owners = member_owners(sharding, size)
+    host_tree = jax.device_get(
+        {
+            "state": jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *(init_state(model, c) for c in members)),
+            "data_keys": jnp.stack([jax.random.key_data(data_key(c)) for c in members]),
+        }
+    )
+    histories: list[list[dict]] = [[] for _ in cfgs]
+    restored = None
+    if checkpoint_dir is not None:
+        checkpointer = PopulationCheckpointer(checkpoint_dir, checkpoint_every, keep)
+        restored = checkpointer.restore_latest(host_tree, sharding) if resume else None
+    if restored is not None:
+        first, tree, histories = restored
+        print(f"{checkpoint_dir}: resuming from step {first}", file=sys.stderr)
+    else:
+        first, tree = 0, _to_global(host_tree, sharding)
+    state, data_keys = tree["state"], jax.random.wrap_key_data(tree["data_keys"])
+
     buckets = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)
     schedule = bucket_schedule(buckets, cfg.steps)
 
     def population_step(step_fn):
-        def run(state, i, n_lo, n_hi):
+        def run(state, data_keys, i, n_lo, n_hi):
             keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, i)
             return jax.vmap(step_fn, (0, 0, None, None))(state, keys, n_lo, n_hi)
 
@@ -205,38 +279,54 @@ def train_population(
         population_step(make_train_step(model, language, optimizer, cfg.batch_size, b.max_len, cfg.threshold))
         for b in buckets
     ]
-    writers = [SummaryWriter(str(d)) for d in run_dirs] if run_dirs is not None else []
-    histories: list[list[dict]] = [[] for _ in cfgs]
-    desc = f"{cfg.task}/{cfg.cell} x{len(cfgs)}"
+    mine = [m for m in range(len(cfgs)) if owners[m] == jax.process_index()]
+    writers = {m: SummaryWriter(str(run_dirs[m]), purge_step=first or None) for m in mine} if run_dirs else {}
     start = time.perf_counter()
-    with tqdm(range(cfg.steps), desc=desc, disable=not progress, leave=False) as bar:
+    with tqdm(range(first, cfg.steps), desc=f"{cfg.task}/{cfg.cell} x{len(cfgs)}", disable=not progress) as bar:
         for i in bar:
             b = buckets[schedule[i]]
-            state, metrics = steps[schedule[i]](state, i, b.n_lo, b.n_hi)
+            state, metrics = steps[schedule[i]](state, data_keys, i, b.n_lo, b.n_hi)
             if i % cfg.log_every == 0 or i == cfg.steps - 1:
-                metrics = jax.device_get(metrics)
-                alive = np.asarray(state.diverged_at) < 0
-                for m, history in enumerate(histories):
-                    record = {k: float(v[m]) for k, v in metrics.items()}
-                    history.append(record | {"step": i})
-                    for k, v in record.items():
-                        if writers:
-                            writers[m].add_scalar(f"train/{k}", v, i)
-                finite = [h[-1]["loss"] for h, a in zip(histories, alive) if a]
-                bar.set_postfix(loss=f"{np.median(finite) if finite else float('nan'):.4f}", alive=f"{alive.sum()}/{len(cfgs)}")
+                metrics, diverged_at = gather((metrics, state.diverged_at))
+                _log(metrics, i, histories, writers)
+                alive = diverged_at[: len(cfgs)] < 0
+                losses = [h[-1]["loss"] for h, a in zip(histories, alive) if a]
+                bar.set_postfix(loss=f"{np.median(losses) if losses else np.nan:.4f}", alive=f"{alive.sum()}/{len(cfgs)}")
+            if checkpoint_dir is not None and ((i + 1) % checkpoint_every == 0 or i + 1 == cfg.steps):
+                checkpointer.save(i + 1, {"state": state, "data_keys": jax.random.key_data(data_keys)}, histories)
     elapsed = time.perf_counter() - start
-    for w in writers:
+    if checkpoint_dir is not None:
+        checkpointer.wait()
+        checkpointer.close()
+    for w in writers.values():
         w.close()
-    diverged = np.asarray(state.diverged_at)
+    params, diverged = gather((state.params, state.diverged_at))
     return [
         TrainResult(
-            jax.tree_util.tree_map(lambda x: x[m], state.params),
+            jax.tree_util.tree_map(lambda x: x[m], params),
             histories[m],
             int(diverged[m]) if diverged[m] >= 0 else None,
-            cfg.steps / elapsed,
+            (cfg.steps - first) / elapsed if elapsed > 0 else float("nan"),
+            int(owners[m]),
         )
         for m in range(len(cfgs))
     ]
+
+
+def gather(tree):
+    """Population-sharded arrays -> host numpy arrays of every member, on every process."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def _log(metrics: dict, step: int, histories: list[list[dict]], writers: dict[int, SummaryWriter]) -> None:
+    for m, history in enumerate(histories):
+        record = {k: float(v[m]) for k, v in metrics.items()}
+        history.append(record | {"step": step})
+        if m in writers:
+            for k, v in record.items():
+                writers[m].add_scalar(f"train/{k}", v, step)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, progress: bool = True) -> TrainResult:

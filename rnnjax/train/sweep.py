@@ -1,0 +1,263 @@
+"""Experiments and sweeps: arms x hyper-parameter grid x seeds, trained as few programs as possible.
+
+Members whose configs differ only in seed, learning rate or clip norm share one
+program (one vmapped population, sharded over the devices); a grid
+value that changes shapes (hidden size, task, ...) makes another program. A
+program larger than the memory estimate allows is split into chunks. With
+several processes (``jax.distributed``) a program's population is one array
+sharded over every device of every process: each process trains and logs the
+members on its devices, orbax writes each process's shards of one checkpoint,
+and process 0 writes the run results and the report.
+
+Layout: ``OUT/<experiment>/<arm>/[<grid label>/]seed<k>/`` per member, and
+``OUT/<experiment>/.checkpoints/<program>/`` while a program is unfinished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+from jax.experimental import multihost_utils
+from tensorboardX import SummaryWriter
+
+from rnnjax.eval.report import write_sweep_report
+from rnnjax.train.config import TrainConfig, build_model
+from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, train_population
+from rnnjax.train.runs import Run, evaluate, finished_with, load_run, save_run, stack_members, write_config
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A published claim as arms x seeds (``train``) or arms x grid x seeds (``sweep``).
+
+    Attributes:
+      name: directory name under the output root.
+      arms: arm name -> config (``seed`` and grid fields are replaced per member).
+      seeds: seeds of ``rnnjax train`` (the quick run).
+      sweep_seeds: seeds of ``rnnjax sweep``.
+      grid: field -> values of ``rnnjax sweep``; every combination is trained.
+      report: ``(runs, out_dir) -> text``: the experiment's own tables/plots,
+        added to the generic sweep report.
+      description: the claim and what "reproduced" means.
+    """
+
+    name: str
+    arms: dict[str, TrainConfig]
+    seeds: tuple[int, ...] = (0,)
+    sweep_seeds: tuple[int, ...] = tuple(range(10))
+    grid: dict[str, tuple] = dataclasses.field(default_factory=dict)
+    report: Callable[[list[Run], Path], str] | None = None
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    arm: str
+    point: dict
+    """this member's grid values"""
+    config: TrainConfig
+    run_dir: Path
+
+    @property
+    def label(self) -> str:
+        """e.g. ``learning_rate=0.03,hidden=20``; "" without a grid."""
+        return ",".join(f"{k}={v}" for k, v in self.point.items())
+
+
+def expand(
+    experiment: Experiment, out_dir: Path, arms=(), seeds=(), grid: dict | None = None, overrides: dict | None = None
+) -> list[Member]:
+    """Every (arm, grid point, seed) as a Member, in that order."""
+    unknown = set(arms) - set(experiment.arms)
+    if unknown:
+        raise ValueError(f"unknown arms {sorted(unknown)}; {experiment.name} has {sorted(experiment.arms)}")
+    grid = grid or {}
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    members = []
+    for arm in arms or tuple(experiment.arms):
+        for point in points:
+            for seed in seeds or experiment.seeds:
+                cfg = dataclasses.replace(experiment.arms[arm], **(overrides or {}), **point, seed=seed)
+                member = Member(arm, point, cfg, out_dir)
+                members.append(dataclasses.replace(member, run_dir=out_dir / arm / member.label / f"seed{seed}"))
+    return members
+
+
+def parse_grid(entries: typing.Iterable[str]) -> dict[str, tuple]:
+    """``["learning_rate=0.01,0.03", "hidden=10,20"]`` -> ``{"learning_rate": (0.01, 0.03), "hidden": (10, 20)}``,
+    values converted to the field's type."""
+    hints = typing.get_type_hints(TrainConfig)
+    grid = {}
+    for entry in entries:
+        name, sep, values = entry.partition("=")
+        if not sep or not values:
+            raise ValueError(f"grid entry {entry!r} must look like field=value1,value2")
+        if name not in hints:
+            raise ValueError(f"grid field {name!r} is not a TrainConfig field")
+        if name == "seed":
+            raise ValueError("use --seeds to choose seeds, not a grid over seed")
+        grid[name] = tuple(_convert(name, hints[name], v) for v in values.split(","))
+    return grid
+
+
+def _convert(name: str, hint, text: str):
+    options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if typing.get_origin(hint) is typing.Literal:
+        options = [str]
+    for kind in options:
+        if kind is bool:
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
+            continue
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(f"grid value {text!r} is not valid for {name} ({hint})")
+
+
+def plan_programs(members: list[Member], max_population: int | None = None) -> list[list[Member]]:
+    """Groups members that can share a program, each group cut into chunks that fit."""
+    groups: dict[TrainConfig, list[Member]] = {}
+    for m in members:
+        groups.setdefault(program_key(m.config), []).append(m)
+    programs = []
+    for group in groups.values():
+        cap = max_population or population_cap(group[0].config)
+        programs += [group[i : i + cap] for i in range(0, len(group), cap)]
+    return programs
+
+
+def population_cap(cfg: TrainConfig, fraction: float = 0.5) -> int:
+    """How many members fit in ``fraction`` of this process's device memory, by
+    ``member_bytes`` (XLA's accounting of the compiled step)."""
+    devices = jax.local_devices()
+    stats = devices[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        per_device = stats["bytes_limit"]
+    else:  # CPU devices share the host's memory
+        per_device = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") / len(devices)
+    return max(1, int(fraction * per_device // member_bytes(cfg)) * len(devices))
+
+
+def program_id(members: list[Member]) -> str:
+    text = json.dumps([[str(m.run_dir), m.config.to_json()] for m in members])
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def train_program(
+    members: list[Member], checkpoint_root: Path, *, resume: bool, checkpoint_every: int, keep: int, progress: bool
+) -> None:
+    """Trains, evaluates and saves one program's members."""
+    cfgs = [m.config for m in members]
+    for m in members:
+        write_config(m.config, m.run_dir)
+    checkpoint_dir = checkpoint_root / program_id(members)
+    trained = train_population(
+        cfgs,
+        [m.run_dir for m in members],
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        keep=keep,
+        resume=resume,
+        progress=progress,
+    )
+    language, model = build_model(cfgs[0])
+    metrics = evaluate(cfgs, model, language, stack_members([t.params for t in trained]))
+    for m, t, scores in zip(members, trained, metrics):
+        hparams = {"arm": m.arm, **{k: getattr(m.config, k) for k in MEMBER_FIELDS}, **m.point}
+        results = {
+            **hparams,
+            "label": m.label,
+            "final_loss": t.history[-1]["loss"],
+            "final_accuracy": t.history[-1]["accuracy"],
+            "diverged_at": t.diverged_at,
+            "steps_per_second": t.steps_per_second,
+            "population": len(members),
+            "process": t.process,
+            **scores,
+        }
+        save_run(m.run_dir, t.params, results)
+        if t.process != jax.process_index():
+            continue
+        with SummaryWriter(str(m.run_dir)) as writer:
+            numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and k not in hparams}
+            writer.add_hparams(
+                {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()},
+                {f"final/{k}": float(v) for k, v in numeric.items() if v is not None},
+                name="hparams",
+            )
+    if jax.process_index() == 0:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+
+
+def run_experiment(
+    experiment: Experiment,
+    out_root: str | Path = "runs",
+    *,
+    arms: tuple[str, ...] = (),
+    seeds: tuple[int, ...] = (),
+    grid: dict | None = None,
+    overrides: dict | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 500,
+    keep: int = 3,
+    max_population: int | None = None,
+    progress: bool = True,
+    train_missing: bool = True,
+) -> tuple[list[Run], str]:
+    """Trains every member that is not already finished with the same config, then reports.
+
+    ``overrides`` replaces config fields in every arm. Unfinished programs start
+    again unless ``resume``, which continues them from their latest checkpoint.
+    With ``train_missing`` false an unfinished member is an error. Returns the
+    runs and the report text (written to ``out_root/<name>/`` by process 0).
+    """
+    out_dir = Path(out_root) / experiment.name
+    members = expand(experiment, out_dir, arms, seeds, grid, overrides)
+    todo = [m for m in members if not finished_with(m.run_dir, m.config)]
+    if todo and not train_missing:
+        raise FileNotFoundError(f"{todo[0].run_dir} has no finished run of this config; train it first")
+    for program in plan_programs(todo, max_population):
+        train_program(
+            program, out_dir / ".checkpoints", resume=resume, checkpoint_every=checkpoint_every, keep=keep,
+            progress=progress,
+        )
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(f"rnnjax {experiment.name} trained")
+    runs = [load_run(m.run_dir) for m in members]
+    if jax.process_index() != 0:
+        return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
+    text = write_sweep_report(runs, out_dir)
+    if experiment.report is not None:
+        text += "\n\n" + experiment.report(runs, out_dir)
+    return runs, text
+
+
+def load_experiment(name_or_path: str) -> Experiment:
+    """``EXPERIMENT`` from ``experiments/<name>.py`` (in the working directory, else
+    beside the installed package), or from a path to a ``.py`` file."""
+    candidates = [Path(name_or_path)] if name_or_path.endswith(".py") else [
+        Path.cwd() / "experiments" / f"{name_or_path}.py",
+        Path(__file__).resolve().parents[2] / "experiments" / f"{name_or_path}.py",
+    ]
+    for path in candidates:
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location(f"rnnjax_experiment_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            if not isinstance(getattr(module, "EXPERIMENT", None), Experiment):
+                raise ValueError(f"{path} defines no EXPERIMENT = rnnjax.train.sweep.Experiment(...)")
+            return module.EXPERIMENT
+    available = sorted(p.stem for p in candidates[-1].parent.glob("*.py") if not p.stem.startswith("_"))
+    raise ValueError(f"no experiment {name_or_path!r}; available: {available}")
