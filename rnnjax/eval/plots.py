@@ -12,6 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def save_figure(fig, path: str | Path) -> Path:
+    """Writes ``fig`` as a PNG (creating folders) and closes it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_state_traces(
     traces: Sequence[tuple[str, np.ndarray]], path: str | Path, *, xlabel: str = "position", boundaries=()
 ) -> Path:
@@ -26,12 +36,7 @@ def plot_state_traces(
             ax.axvline(b, color="grey", linestyle=":", linewidth=0.8)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path:
@@ -54,9 +59,4 @@ def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path
     ax.set_ylabel("fraction of n correct (member accepted, near misses rejected)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

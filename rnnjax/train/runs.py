@@ -42,14 +42,19 @@ class Run:
 def evaluate(cfgs: list[TrainConfig], model: SequenceModel, language: Language, members) -> list[dict]:
     """The task's metrics for each member (params with a leading member axis).
 
-    Counting languages: length generalisation for n up to ``eval_n_max``;
-    ``correct_by_n`` is a string of 0/1, one character per n.
+    Counting languages: length generalisation for n up to ``eval_n_max``:
+    the largest n below which every n is correct, the fraction of n correct
+    inside the training range and in ``(n_max, 2 n_max]``, and ``correct_by_n``,
+    a string of 0/1, one character per n.
     """
     cfg = cfgs[0]
     results = counting_generalisation(model, members, language, cfg.eval_n_max, cfg.threshold)
+    beyond = slice(cfg.n_max, 2 * cfg.n_max)
     return [
         {
             "largest_correct_n": r.largest_correct_n,
+            "correct_within_training": float(r.correct[: cfg.n_max].mean()),
+            "correct_beyond_training": float(r.correct[beyond].mean()) if r.correct[beyond].size else None,
             "members_accepted": int(r.member_accepted.sum()),
             "near_misses_rejected": int(r.near_misses_rejected.sum()),
             "correct_by_n": "".join("1" if c else "0" for c in r.correct),

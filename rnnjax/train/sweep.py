@@ -30,7 +30,7 @@ import jax
 from jax.experimental import multihost_utils
 from tensorboardX import SummaryWriter
 
-from rnnjax.eval.report import write_sweep_report
+from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
 from rnnjax.train.config import TrainConfig, build_model
 from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, train_population
 from rnnjax.train.runs import Run, evaluate, finished_with, load_run, save_run, stack_members, write_config
@@ -191,7 +191,9 @@ def train_program(
         if t.process != jax.process_index():
             continue
         with SummaryWriter(str(m.run_dir)) as writer:
-            numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and k not in hparams}
+            numeric = {
+                k: v for k, v in results.items() if isinstance(v, (int, float)) and k not in {*hparams, *BOOKKEEPING}
+            }
             writer.add_hparams(
                 {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()},
                 {f"final/{k}": float(v) for k, v in numeric.items() if v is not None},
