@@ -13,6 +13,13 @@ from rnnjax import cells
 
 INPUT_DIM, HIDDEN, T = 3, 5, 7
 
+def _qrnn(width, pooling):
+    # the alternative path of a QRNN is its other recurrence (associative vs sequential scan)
+    return lambda alt: cells.qrnn(HIDDEN, width=width, pooling=pooling, recurrence="associative" if alt else "sequential")
+
+
+# name -> (alt -> cell); `alt` switches to the cell's alternative implementation
+# (input projection hoisted into `project`, or the QRNN's other recurrence).
 FACTORIES = {
     "elman-tanh": lambda hoist: cells.elman(HIDDEN, "tanh", hoist=hoist),
     "elman-relu": lambda hoist: cells.elman(HIDDEN, "relu", hoist=hoist),
@@ -20,6 +27,10 @@ FACTORIES = {
     "lstm": lambda hoist: cells.lstm(HIDDEN, hoist=hoist),
     "gru-before": lambda hoist: cells.gru(HIDDEN, reset="before", hoist=hoist),
     "gru-after": lambda hoist: cells.gru(HIDDEN, reset="after", hoist=hoist),
+    "doubling-lstm": lambda hoist: cells.doubling_lstm(HIDDEN, hoist=hoist),
+    "qrnn-f-k1": _qrnn(1, "f"),
+    "qrnn-fo-k2": _qrnn(2, "fo"),
+    "qrnn-ifo-k3": _qrnn(3, "ifo"),
     "stack-lstm-gru-elman": lambda hoist: cells.stack(
         cells.lstm(4, hoist=hoist), cells.gru(HIDDEN, hoist=hoist), cells.elman(3, hoist=hoist)
     ),
@@ -67,7 +78,7 @@ def test_trace_last_state_is_final_state(name):
     chex.assert_trees_all_close(jax.tree_util.tree_map(lambda s: s[-1], states), final, atol=1e-6)
 
 
-def test_hoisted_projection_gives_same_outputs(name):
+def test_alternative_path_gives_same_outputs(name):
     _, params, xs = _setup(name)
     _, hoisted = rnnjax.scan(FACTORIES[name](True), params, xs)
     _, in_step = rnnjax.scan(FACTORIES[name](False), params, xs)
@@ -159,3 +170,67 @@ def test_saturated_elman_is_clip_and_lstm_forget_bias_is_set():
     lstm_params = cells.lstm(HIDDEN, forget_bias=2.5).init(jax.random.key(0), INPUT_DIM)
     np.testing.assert_array_equal(lstm_params["b"][HIDDEN : 2 * HIDDEN], 2.5)
     np.testing.assert_array_equal(lstm_params["b"][:HIDDEN], 0.0)
+
+
+@pytest.mark.parametrize("width", [1, 2, 4])
+@pytest.mark.parametrize("recurrence", ["associative", "sequential"])
+def test_qrnn_chunks_of_any_size_equal_the_whole_sequence(width, recurrence):
+    cell = cells.qrnn(HIDDEN, width=width, pooling="ifo", recurrence=recurrence)
+    params = cell.init(jax.random.key(0), INPUT_DIM)
+    xs = jax.random.normal(jax.random.key(1), (13, INPUT_DIM))
+    whole_final, whole = rnnjax.scan(cell, params, xs)
+    for cuts in [(1, 2, 3), (5,), (2, 9, 10)]:  # chunks shorter and longer than width - 1
+        state, pieces = None, []
+        for a, b in zip((0, *cuts), (*cuts, 13)):
+            state, ys = rnnjax.scan(cell, params, xs[a:b], state)
+            pieces.append(ys)
+        chex.assert_trees_all_close(jnp.concatenate(pieces), whole, atol=1e-6)
+        chex.assert_trees_all_close(state, whole_final, atol=1e-6)
+
+
+def test_qrnn_f_pooling_is_the_published_recurrence():
+    cell = cells.qrnn(HIDDEN, width=2, pooling="f")
+    params = cell.init(jax.random.key(0), INPUT_DIM)
+    xs = np.asarray(jax.random.normal(jax.random.key(1), (T, INPUT_DIM)), np.float64)
+    w, b = np.asarray(params["w"], np.float64), np.asarray(params["b"], np.float64)
+    c, expected = np.zeros(HIDDEN), []
+    for t in range(T):
+        pre = b + xs[t] @ w[0] + (xs[t - 1] @ w[1] if t > 0 else 0)
+        z, f = np.tanh(pre[:HIDDEN]), 1 / (1 + np.exp(-pre[HIDDEN:]))
+        c = f * c + (1 - f) * z
+        expected.append(c)
+    chex.assert_trees_all_close(rnnjax.scan(cell, params, jnp.asarray(xs, jnp.float32))[1], np.stack(expected), atol=1e-5)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        cells.qrnn(4, pooling="o")
+    with pytest.raises(ValueError, match="width must be a positive integer, got 0"):
+        cells.qrnn(4, width=0)
+
+
+def test_doubling_lstm_forget_gate_reaches_two():
+    cell = cells.doubling_lstm(2)
+    params = jax.tree_util.tree_map(jnp.zeros_like, cell.init(jax.random.key(0), 1))
+    params["b"] = jnp.array([-30.0, -30, 30, 30, 30, 30, 0, 0, 0, 0])  # i = 0, f = 1 + 1, g = 0
+    state = (jnp.array([1.5, -0.25]), jnp.zeros(2))
+    for t in range(1, 6):
+        state, _ = cell.step(params, state, jnp.zeros(1))
+        np.testing.assert_allclose(state[0], np.array([1.5, -0.25]) * 2**t, rtol=1e-5)
+
+
+def _distinct_states(cell, params, length, strings=40):
+    xs = jax.nn.one_hot(jax.random.randint(jax.random.key(7), (strings, length), 0, 2), 2)
+    states = jax.vmap(lambda x: rnnjax.trace(cell, params, x))(xs)
+    values = np.asarray(states[0] if isinstance(states, tuple) else states).reshape(-1, HIDDEN)
+    return len(np.unique(np.round(values, 3), axis=0)), float(np.abs(values).max())
+
+
+def test_saturated_gru_and_elman_are_finite_state_and_saturated_lstm_counts():
+    for cell in (cells.gru(HIDDEN), cells.elman(HIDDEN)):
+        params = cells.saturate(cell, cell.init(jax.random.key(0), 2), 1000.0)
+        (short, short_max), (long, long_max) = (_distinct_states(cell, params, n) for n in (100, 400))
+        assert long <= 1.25 * short and long <= 3**HIDDEN and long_max <= 1.0, (cell.name, short, long)
+    cell = cells.lstm(HIDDEN)
+    params = cells.saturate(cell, cell.init(jax.random.key(0), 2), 1000.0)
+    (short, short_max), (long, long_max) = (_distinct_states(cell, params, n) for n in (100, 400))
+    assert long >= 3 * short and long_max >= 3 * short_max and long_max > 50, (short, short_max, long, long_max)
+    with pytest.raises(ValueError, match="saturation factor must be > 0"):
+        cells.saturate(cell, params, 0.0)

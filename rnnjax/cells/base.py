@@ -36,6 +36,9 @@ class Cell:
       initial_state: ``params -> state``.
       project: ``(params, xs: [T, input_dim]) -> us: [T, ...]``, time-parallel.
       step: ``(params, state, u_t) -> (state, y_t: [output_dim])``.
+      sequence: optional whole-sequence path ``(params, state, xs) -> (state, ys)``
+        equal to scanning ``step`` (e.g. an associative scan of a linear
+        recurrence); ``rnnjax.scan`` uses it when present.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Cell:
     initial_state: Callable[[Params], State]
     project: Callable[[Params, Array], Array]
     step: Callable[[Params, State, Array], tuple[State, Array]]
+    sequence: Callable[[Params, State, Array], tuple[State, Array]] | None = None
 
 
 def scan(
@@ -52,10 +56,13 @@ def scan(
     """Runs ``cell`` over ``xs: [T, input_dim]``; returns ``(final_state, ys: [T, output_dim])``.
 
     ``state`` defaults to ``cell.initial_state(params)``; pass a final state back
-    in to process a long sequence in chunks.
+    in to process a long sequence in chunks. Uses ``cell.sequence`` when the
+    cell has one, else ``lax.scan`` of ``step`` over ``project``.
     """
     if state is None:
         state = cell.initial_state(params)
+    if cell.sequence is not None:
+        return cell.sequence(params, state, xs)
     us = cell.project(params, xs)
     return jax.lax.scan(lambda s, u: cell.step(params, s, u), state, us, unroll=unroll)
 
