@@ -10,9 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnjax.tasks import accepts, anbn, anbn_sigma_star, anbncn, next_symbol_accuracy, prediction_example
+from rnnjax.tasks import (
+    accepts,
+    anbn,
+    anbn_sigma_star,
+    anbn_sigma_star_prefixes,
+    anbncn,
+    marked_reversal,
+    next_symbol_accuracy,
+    prediction_example,
+)
 
-LANGUAGES = [anbn(), anbncn(), anbn_sigma_star(max_suffix=3)]
+LANGUAGES = [anbn(), anbncn(), anbn_sigma_star(max_suffix=3), marked_reversal("ab")]
+COUNTING = LANGUAGES[:3]
 MAX_LEN = 9
 
 
@@ -26,7 +36,16 @@ def _by_definition(language, s: str) -> bool:
         if language.name == "anbn_sigma_star" and s.startswith("a" * n + "b" * n) and set(s) <= {"a", "b"}:
             if not s[n:].startswith("a"):  # n must be the whole leading run of a's
                 return True
+        if language.name == "marked_reversal":
+            w = s[:n]
+            if "$" not in w and s == w + "$" + w[::-1]:
+                return True
     return False
+
+
+def _size(language, s: str) -> int:
+    """The n a member was sampled with."""
+    return len(s) // 2 if language.name == "marked_reversal" else len(s) - len(s.lstrip("a"))
 
 
 def _all_strings(alphabet, max_len):
@@ -73,8 +92,7 @@ def test_sampler_gives_members_in_range(language, seed, n_lo, width):
     for t, length in zip(np.asarray(tokens), np.asarray(lengths)):
         s = language.decode(t, length)
         assert language.is_member(s), s
-        n = len(s) - len(s.lstrip("a"))
-        assert n_lo <= n <= n_hi
+        assert n_lo <= _size(language, s) <= n_hi
         assert np.all(t[length:] == language.eos)
         sets = np.asarray(language.next_symbol_sets(jnp.asarray(t)))
         targets = list(t[:length]) + [language.eos]
@@ -95,7 +113,7 @@ def _oracle_log_probs(language, inputs):
     return jnp.log(sets / jnp.maximum(sets.sum(-1, keepdims=True), 1))
 
 
-@pytest.mark.parametrize("language", LANGUAGES, ids=lambda l: l.name)
+@pytest.mark.parametrize("language", COUNTING, ids=lambda l: l.name)
 @pytest.mark.parametrize("n", [1, 2, 7])
 def test_ideal_recogniser_accepts_members_and_rejects_near_misses(language, n):
     member, near_misses = language.probes(n)
@@ -122,3 +140,27 @@ def test_encode_rejects_foreign_symbols():
         anbn().encode("abc")
     with pytest.raises(ValueError, match="max_suffix must be >= 0"):
         anbn_sigma_star(max_suffix=-1)
+
+
+def test_prefix_tags_agree_with_membership_of_every_prefix():
+    task, language = anbn_sigma_star_prefixes(), anbn_sigma_star()
+    strings = list(_all_strings("ab", 10))
+    width = 10
+    tokens = np.array([[0 if c == "a" else 1 for c in s.ljust(width, "a")] for s in strings], np.int32)
+    labels = np.asarray(jax.jit(jax.vmap(task.labels))(tokens))
+    for s, row in zip(strings, labels):
+        for t in range(len(s)):
+            assert row[t] == language.is_member(s[: t + 1]), (s, t)
+
+
+def test_tagging_sampler_mixes_positive_and_negative_prefixes():
+    task = anbn_sigma_star_prefixes()
+    tokens = jax.jit(jax.vmap(task.sample, (0, None)), static_argnums=1)(jax.random.split(jax.random.key(0), 512), 64)
+    assert tokens.shape == (512, 64) and set(np.unique(tokens)) <= {0, 1}
+    final = np.asarray(jax.vmap(task.labels)(tokens))[:, -1]
+    assert 0.3 < final.mean() < 0.7, "about half the strings should end inside the language"
+
+
+def test_marked_reversal_rejects_bad_alphabets():
+    with pytest.raises(ValueError, match="without '\\$'"):
+        marked_reversal("a$")

@@ -17,7 +17,7 @@ from rnnjax.tasks import anbn, anbncn
 from rnnjax.tasks.base import prefix_counts
 from rnnjax.train import TrainConfig, build_model, train, train_population
 from rnnjax.train.loop import bucket_schedule, length_buckets
-from rnnjax.train.runs import load_run
+from rnnjax.train.runs import evaluate, load_run, stack_members
 from rnnjax.train.sweep import Experiment, load_experiment, run_experiment
 
 TINY = TrainConfig(
@@ -28,7 +28,7 @@ TINY = TrainConfig(
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("cell", "rnn", "cell must be one of ('elman', 'lstm', 'gru'), got 'rnn'"),
+        ("cell", "rnn", "cell must be one of ('elman', 'lstm', 'gru', 'qrnn', 'doubling_lstm'), got 'rnn'"),
         ("hidden", 0, "hidden must be >= 1, got 0"),
         ("n_max", 0, "n_max (0) must be >= n_min (1)"),
         ("threshold", 1.5, "threshold must be in (0, 1), got 1.5"),
@@ -96,6 +96,40 @@ def test_diverging_member_is_frozen_and_the_others_train_on():
 def test_population_rejects_members_of_different_shapes():
     with pytest.raises(ValueError, match="members may differ only in"):
         train_population([TINY, dataclasses.replace(TINY, hidden=5)])
+
+
+@pytest.mark.parametrize("cell", ["qrnn", "doubling_lstm"])
+def test_new_cells_train_on_marked_reversal_and_are_evaluated(cell):
+    cfg = dataclasses.replace(TINY, task="marked_reversal", cell=cell, steps=60, learning_rate=0.05)
+    result = train(cfg, progress=False)
+    assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
+    task, model = build_model(cfg)
+    (metrics,) = evaluate([cfg], model, task, stack_members([result.params]))
+    assert set(metrics) == {
+        f"{k}_{r}" for k in ("accepted", "correct", "max_abs_state") for r in ("within_training", "beyond_training")
+    }
+    assert 0 <= metrics["correct_within_training"] <= metrics["accepted_within_training"] <= 1
+
+
+def test_tagging_objective_trains_and_reports_accuracy_by_length():
+    cfg = dataclasses.replace(
+        TINY, task="anbn_sigma_star", objective="tagging", train_length=16, eval_lengths=(16, 32), steps=80,
+        learning_rate=0.05,
+    )
+    result = train(cfg, progress=False)
+    assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
+    task, model = build_model(cfg)
+    (metrics,) = evaluate([cfg], model, task, stack_members([result.params]))
+    assert set(metrics) == {"accuracy_T16", "majority_T16", "accuracy_T32", "majority_T32"}
+    assert 0.5 <= metrics["majority_T16"] <= 1
+    with pytest.raises(ValueError, match="objective 'tagging' needs a task in"):
+        dataclasses.replace(cfg, task="anbn")
+
+
+@pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm"])
+def test_shipped_experiments_load(name):
+    experiment = load_experiment(name)
+    assert experiment.arms and experiment.description and len(experiment.sweep_seeds) >= 10
 
 
 def test_one_hot_and_multilayer_models_train():

@@ -111,8 +111,17 @@ def stack(*cells: Cell) -> Cell:
             new_state.append(s)
         return tuple(new_state), y
 
+    def sequence(params, state, xs):
+        """Layer by layer, when every layer has a whole-sequence path."""
+        new_state = []
+        for cell, p, s in zip(cells, params, state):
+            s, xs = cell.sequence(p, s, xs)
+            new_state.append(s)
+        return tuple(new_state), xs
+
     name = " -> ".join(c.name for c in cells)
-    return Cell(name, cells[-1].output_dim, init, initial_state, project, step)
+    layerwise = sequence if all(c.sequence is not None for c in cells) else None
+    return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise)
 
 
 def default_hoist() -> bool:

@@ -60,3 +60,28 @@ def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss") -> Path:
+    """``metric`` against step per arm: median over seeds with the min-max band
+    (log scale); a cross marks each diverged member at its divergence step."""
+    groups: dict[str, list] = {}
+    for r in runs:
+        groups.setdefault(r.results.get("arm", ""), []).append(r)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for arm, members in groups.items():
+        curves = [[(h["step"], h[metric]) for h in r.history] for r in members]
+        length = min(len(c) for c in curves)
+        steps = np.array([s for s, _ in curves[0][:length]])
+        values = np.array([[v for _, v in c[:length]] for c in curves])
+        with np.errstate(invalid="ignore"):
+            (line,) = ax.plot(steps, np.nanmedian(values, axis=0), label=f"{arm} ({len(members)} seeds)")
+            ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(), alpha=0.2)
+        for r in members:
+            if r.results.get("diverged_at") is not None:
+                ax.axvline(r.results["diverged_at"], color=line.get_color(), linestyle=":", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"training {metric} (dotted: a member diverged)")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -2,16 +2,27 @@
 
 from rnnjax.tasks.base import Language, accepts, next_symbol_accuracy, prediction_example
 from rnnjax.tasks.counting import anbn, anbn_sigma_star, anbncn
+from rnnjax.tasks.reversal import marked_reversal
+from rnnjax.tasks.tagging import TAGGING_TASKS, TaggingTask, anbn_sigma_star_prefixes
 
-LANGUAGES = {"anbn": anbn, "anbncn": anbncn, "anbn_sigma_star": anbn_sigma_star}
+LANGUAGES = {
+    "anbn": anbn,
+    "anbncn": anbncn,
+    "anbn_sigma_star": anbn_sigma_star,
+    "marked_reversal": marked_reversal,
+}
 
 __all__ = [
     "LANGUAGES",
+    "TAGGING_TASKS",
     "Language",
+    "TaggingTask",
     "accepts",
     "anbn",
     "anbn_sigma_star",
+    "anbn_sigma_star_prefixes",
     "anbncn",
+    "marked_reversal",
     "next_symbol_accuracy",
     "prediction_example",
 ]

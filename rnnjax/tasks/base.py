@@ -39,7 +39,8 @@ class Language:
         the set of symbols (and EOS) that may follow the prefix ``tokens[:t]``.
         Jit-able; meaningful on prefixes of members.
       probes: ``n -> (member, near_misses)``: the member with parameter n and the
-        non-members one symbol away from it that a counter must tell apart.
+        non-members one symbol away from it that a counter must tell apart
+        (counting languages; None for others).
     """
 
     name: str
@@ -48,7 +49,7 @@ class Language:
     max_length: Callable[[int], int]
     is_member: Callable[[str], bool]
     next_symbol_sets: Callable[[Array], Array]
-    probes: Callable[[int], tuple[str, tuple[str, ...]]]
+    probes: Callable[[int], tuple[str, tuple[str, ...]]] | None
 
     @property
     def eos(self) -> int:

@@ -20,7 +20,7 @@ from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
 from rnnjax.models import SequenceModel
-from rnnjax.tasks import Language, next_symbol_accuracy, prediction_example
+from rnnjax.tasks import Language, TaggingTask, next_symbol_accuracy, prediction_example
 from rnnjax.train.checkpoint import PopulationCheckpointer
 from rnnjax.train.config import TrainConfig, build_model
 
@@ -108,38 +108,62 @@ def data_key(cfg: TrainConfig) -> jax.Array:
     return jax.random.split(jax.random.key(cfg.seed))[1]
 
 
-def make_train_step(
-    model: SequenceModel,
-    language: Language,
-    optimizer: optax.GradientTransformation,
-    batch_size: int,
-    max_len: int,
-    threshold: float,
-):
-    """``(state, key, n_lo, n_hi) -> (state, metrics)`` for one member, batches padded to ``max_len``.
+def prediction_loss(model: SequenceModel, language: Language, batch_size: int, max_len: int, threshold: float):
+    """``(params, key, n_lo, n_hi) -> (loss, accuracy)`` of next-symbol prediction on a
+    batch of members sampled from ``key``, padded to ``max_len``: mean cross-entropy
+    over the real positions, and the next-symbol-set accuracy."""
 
-    The batch is sampled inside the program from ``key``; the loss is the mean
-    next-token cross-entropy over the real (unpadded) positions. A member whose
-    loss, gradients or new parameters are not finite keeps its old state and
-    records the step in ``diverged_at``.
-    """
-
-    def sample(key, n_lo, n_hi):
+    def loss_fn(params, key, n_lo, n_hi):
         keys = jax.random.split(key, batch_size)
         tokens, lengths = jax.vmap(language.sample, (0, None, None, None))(keys, n_lo, n_hi, max_len)
         inputs, targets, mask = jax.vmap(prediction_example, (0, 0, None))(tokens, lengths, language.eos)
-        return inputs, targets, mask, jax.vmap(language.next_symbol_sets)(tokens)
-
-    def loss_fn(params, inputs, targets, mask, sets):
+        sets = jax.vmap(language.next_symbol_sets)(tokens)
         log_probs = jax.nn.log_softmax(jax.vmap(model.apply, (None, 0))(params, inputs))
         nll = -jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
         loss = jnp.sum(nll * mask) / jnp.sum(mask)
         accuracy = jax.vmap(next_symbol_accuracy, (0, 0, 0, None))(log_probs, sets, mask, threshold)
         return loss, jnp.mean(accuracy)
 
+    return loss_fn
+
+
+def tagging_loss(model: SequenceModel, task: TaggingTask, batch_size: int, length: int):
+    """``(params, key, n_lo, n_hi) -> (loss, accuracy)`` of per-position tagging on a
+    batch of ``length``-symbol strings (``n_lo, n_hi`` unused): mean cross-entropy
+    and per-token accuracy."""
+
+    def loss_fn(params, key, n_lo, n_hi):
+        tokens = jax.vmap(task.sample, (0, None))(jax.random.split(key, batch_size), length)
+        labels = jax.vmap(task.labels)(tokens)
+        logits = jax.vmap(model.apply, (None, 0))(params, tokens)
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+        return loss, jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+
+    return loss_fn
+
+
+def make_loss(cfg: TrainConfig, model: SequenceModel, task, bucket: Bucket):
+    if cfg.objective == "tagging":
+        return tagging_loss(model, task, cfg.batch_size, bucket.max_len)
+    return prediction_loss(model, task, cfg.batch_size, bucket.max_len, cfg.threshold)
+
+
+def train_buckets(cfg: TrainConfig, task) -> list[Bucket]:
+    if cfg.objective == "tagging":
+        return [Bucket(1, cfg.train_length // 2, cfg.train_length)]
+    return length_buckets(task, cfg.n_min, cfg.n_max, cfg.num_buckets)
+
+
+def make_train_step(loss_fn, optimizer: optax.GradientTransformation):
+    """``(state, key, n_lo, n_hi) -> (state, metrics)`` for one member.
+
+    ``loss_fn(params, key, n_lo, n_hi) -> (loss, accuracy)`` samples its own batch.
+    A member whose loss, gradients or new parameters are not finite keeps its
+    old state and records the step in ``diverged_at``.
+    """
+
     def train_step(state: TrainState, key, n_lo, n_hi):
-        batch = sample(key, n_lo, n_hi)
-        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, *batch)
+        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key, n_lo, n_hi)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         finite = jnp.isfinite(loss) & tree_all_finite(grads) & tree_all_finite(params)
@@ -201,10 +225,8 @@ def _to_global(host_tree, sharding: NamedSharding):
 def member_bytes(cfg: TrainConfig) -> int:
     """Device memory one member needs in its largest train step, from XLA's own
     accounting of the compiled program (arguments + outputs + temporaries)."""
-    language, model = build_model(cfg)
-    optimizer = make_optimizer(cfg)
-    bucket = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)[-1]
-    step = make_train_step(model, language, optimizer, cfg.batch_size, bucket.max_len, cfg.threshold)
+    task, model = build_model(cfg)
+    step = make_train_step(make_loss(cfg, model, task, train_buckets(cfg, task)[-1]), make_optimizer(cfg))
     state = jax.eval_shape(lambda: init_state(model, cfg))
     stats = jax.jit(step).lower(state, jax.random.key(0), 1, 1).compile().memory_analysis()
     return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
@@ -241,7 +263,7 @@ def train_population(
     if len({program_key(c) for c in cfgs}) > 1:
         raise ValueError(f"members may differ only in {MEMBER_FIELDS}; these configs need separate programs")
     cfg = cfgs[0]
-    language, model = build_model(cfg)
+    task, model = build_model(cfg)
     optimizer = make_optimizer(cfg)
     sharding = population_sharding(devices)
     size = sharding.mesh.size * math.ceil(len(cfgs) / sharding.mesh.size)
@@ -265,7 +287,7 @@ def train_population(
         first, tree = 0, _to_global(host_tree, sharding)
     state, data_keys = tree["state"], jax.random.wrap_key_data(tree["data_keys"])
 
-    buckets = length_buckets(language, cfg.n_min, cfg.n_max, cfg.num_buckets)
+    buckets = train_buckets(cfg, task)
     schedule = bucket_schedule(buckets, cfg.steps)
 
     def population_step(step_fn):
@@ -275,10 +297,7 @@ def train_population(
 
         return jax.jit(run, donate_argnums=0)
 
-    steps = [
-        population_step(make_train_step(model, language, optimizer, cfg.batch_size, b.max_len, cfg.threshold))
-        for b in buckets
-    ]
+    steps = [population_step(make_train_step(make_loss(cfg, model, task, b), optimizer)) for b in buckets]
     mine = [m for m in range(len(cfgs)) if owners[m] == jax.process_index()]
     writers = {m: SummaryWriter(str(run_dirs[m]), purge_step=first or None) for m in mine} if run_dirs else {}
     start = time.perf_counter()

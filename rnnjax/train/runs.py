@@ -15,11 +15,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
-from rnnjax.eval import counting_generalisation
+from rnnjax.eval import acceptance, counting_generalisation
 from rnnjax.models import SequenceModel
-from rnnjax.tasks import Language
+from rnnjax.tasks import Language, TaggingTask
 from rnnjax.train.config import TrainConfig, build_model
 
 
@@ -35,6 +36,12 @@ class Run:
     results: dict
 
     @property
+    def history(self) -> list[dict]:
+        """The logged training metrics (one dict per logged step)."""
+        path = self.run_dir / "history.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    @property
     def arm(self) -> str:
         return self.results.get("arm", "")
 
@@ -48,6 +55,10 @@ def evaluate(cfgs: list[TrainConfig], model: SequenceModel, language: Language, 
     a string of 0/1, one character per n.
     """
     cfg = cfgs[0]
+    if cfg.objective == "tagging":
+        return tagging_generalisation(cfg, model, language, members)
+    if language.probes is None:
+        return sampled_generalisation(cfg, model, language, members)
     results = counting_generalisation(model, members, language, cfg.eval_n_max, cfg.threshold)
     beyond = slice(cfg.n_max, 2 * cfg.n_max)
     return [
@@ -63,6 +74,58 @@ def evaluate(cfgs: list[TrainConfig], model: SequenceModel, language: Language, 
     ]
 
 
+def tagging_generalisation(cfg: TrainConfig, model: SequenceModel, task: TaggingTask, members, count: int = 128):
+    """Per-token accuracy on ``count`` sampled strings of each length in
+    ``eval_lengths`` (``accuracy_T<L>``), beside the majority-class baseline
+    on the same tokens (``majority_T<L>``)."""
+    predict = jax.jit(jax.vmap(jax.vmap(lambda p, x: jnp.argmax(model.apply(p, x), axis=-1), (None, 0)), (0, None)))
+    metrics = [{} for _ in range(jax.tree_util.tree_leaves(members)[0].shape[0])]
+    for length in cfg.eval_lengths:
+        tokens = jax.vmap(task.sample, (0, None))(jax.random.split(jax.random.key(length), count), length)
+        labels = jax.vmap(task.labels)(tokens)
+        accuracy = np.asarray(jnp.mean(predict(members, tokens) == labels[None], axis=(1, 2)))
+        positive = float(jnp.mean(labels))
+        for m, row in enumerate(metrics):
+            row[f"accuracy_T{length}"] = float(accuracy[m])
+            row[f"majority_T{length}"] = max(positive, 1 - positive)
+    return metrics
+
+
+def sampled_generalisation(cfg: TrainConfig, model: SequenceModel, language: Language, members, count: int = 256):
+    """For languages without counting probes, over ``count`` sampled members with
+    n in the training range and in ``(n_max, 2 n_max]``: the fraction accepted,
+    the fraction correct (accepted, and a copy with one symbol changed into a
+    non-member rejected), and the largest absolute value of any state unit."""
+    longest = language.max_length(2 * cfg.n_max)
+    sample = jax.jit(jax.vmap(lambda k, lo, hi: language.sample(k, lo, hi, longest), (0, None, None)))
+    keys = jax.random.split(jax.random.key(0), count)
+    metrics = [{} for _ in range(jax.tree_util.tree_leaves(members)[0].shape[0])]
+    for name, (lo, hi) in (("within_training", (cfg.n_min, cfg.n_max)), ("beyond_training", (cfg.n_max + 1, 2 * cfg.n_max))):
+        tokens, lengths = sample(keys, lo, hi)
+        strings = [language.decode(t, n) for t, n in zip(tokens, lengths)]
+        corrupted = [_one_symbol_off(language, s, np.random.default_rng(i)) for i, s in enumerate(strings)]
+        accepted = acceptance(model, members, language, strings + corrupted, cfg.threshold)
+        accepted, rejected = accepted[:, :count], ~accepted[:, count:]
+        inputs = jnp.concatenate([jnp.full((count, 1), language.eos, jnp.int32), tokens], axis=1)
+        states = jax.vmap(lambda p: jax.vmap(lambda x: model.states(p, x))(inputs))(members)
+        largest = jnp.max(jnp.stack([jnp.max(jnp.abs(s.reshape(s.shape[0], -1)), axis=1) for s in jax.tree_util.tree_leaves(states)]), axis=0)
+        for m, row in enumerate(metrics):
+            row[f"accepted_{name}"] = float(accepted[m].mean())
+            row[f"correct_{name}"] = float((accepted[m] & rejected[m]).mean())
+            row[f"max_abs_state_{name}"] = float(largest[m])
+    return metrics
+
+
+def _one_symbol_off(language: Language, s: str, rng: np.random.Generator) -> str:
+    """``s`` with one symbol replaced so that it leaves the language."""
+    for _ in range(100):
+        i = int(rng.integers(len(s)))
+        t = s[:i] + str(rng.choice([c for c in language.alphabet if c != s[i]])) + s[i + 1 :]
+        if not language.is_member(t):
+            return t
+    raise ValueError(f"no one-symbol change takes {s!r} out of {language.name}")
+
+
 def stack_members(params_list: list) -> Any:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *params_list)
 
@@ -73,8 +136,9 @@ def write_config(cfg: TrainConfig, run_dir: Path) -> None:
         (run_dir / "config.json").write_text(cfg.to_json())
 
 
-def save_run(run_dir: Path, params, results: dict) -> None:
-    """Saves params (orbax), then results.json (atomically), which marks the run finished.
+def save_run(run_dir: Path, params, results: dict, history: list[dict] = ()) -> None:
+    """Saves params (orbax), ``history.json`` (the logged training metrics), then
+    results.json (atomically), which marks the run finished.
 
     With several processes, every process calls this for every run in the same
     order (orbax synchronises them) with the same host arrays; process 0 writes.
@@ -83,6 +147,7 @@ def save_run(run_dir: Path, params, results: dict) -> None:
         checkpointer.save(run_dir.absolute() / "params", params, force=True)
     if jax.process_index() != 0:
         return
+    (run_dir / "history.json").write_text(json.dumps(list(history)))
     tmp = run_dir / "results.json.tmp"
     tmp.write_text(json.dumps(results, indent=2))
     os.replace(tmp, run_dir / "results.json")

@@ -187,7 +187,7 @@ def train_program(
             "process": t.process,
             **scores,
         }
-        save_run(m.run_dir, t.params, results)
+        save_run(m.run_dir, t.params, results, t.history)
         if t.process != jax.process_index():
             continue
         with SummaryWriter(str(m.run_dir)) as writer:

@@ -1,0 +1,46 @@
+"""The doubling LSTM on marked reversal: does a forget gate that can double help or hurt?
+
+Claim (the seed talk): an LSTM whose forget gate is the sum of two sigmoids,
+f in (0, 2), can in principle reset, keep, halve and double its cell, which
+is what a stack-in-a-number needs; in practice the doubled values grow too
+large for training.
+
+Reproduced means: on w $ w^R (alphabet {a, b}, |w| <= 20 in training), the
+doubling LSTM's largest |cell| is orders of magnitude above the LSTM's, and
+it trains worse (higher final loss or fewer correct strings) or diverges;
+diverged members are frozen, flagged and reported, never crash the run.
+
+    rnnjax train --experiment doubling_lstm     # 3 seeds per arm
+    rnnjax sweep --experiment doubling_lstm     # 10 seeds per arm
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from rnnjax.eval.plots import plot_training_curves
+from rnnjax.train.config import TrainConfig
+from rnnjax.train.runs import Run
+from rnnjax.train.sweep import Experiment
+
+_BASE = TrainConfig(
+    task="marked_reversal", alphabet="ab", n_max=20, hidden=32, embedding_dim=8, learning_rate=0.01,
+    steps=2000, log_every=25, num_buckets=2,
+)
+ARMS = {cell: dataclasses.replace(_BASE, cell=cell) for cell in ("lstm", "doubling_lstm")}
+
+
+def report(runs: list[Run], out_dir: Path) -> str:
+    path = plot_training_curves(runs, out_dir / "training_loss.png")
+    return f"Training loss per arm: {path}"
+
+
+EXPERIMENT = Experiment(
+    name="doubling_lstm", arms=ARMS, seeds=(0, 1, 2), sweep_seeds=tuple(range(10)), report=report, description=__doc__
+)
+
+if __name__ == "__main__":
+    from rnnjax.cli import main
+
+    main(["train", "--experiment", __file__, *__import__("sys").argv[1:]])
