@@ -41,6 +41,15 @@ def timed(loss, args, mode):
     return best_time(fn, *args)
 
 
+def records(what, timings, baseline, batch, length, hidden):
+    """One JSON record per ``(impl, mode) -> seconds``, with the speed-up over ``baseline``."""
+    return [
+        {"what": what, "impl": impl, "mode": mode, "batch": batch, "T": length, "hidden": hidden,
+         "ms": round(1e3 * t, 3), f"speedup_vs_{baseline}": round(timings[(baseline, mode)] / t, 3)}
+        for (impl, mode), t in timings.items()
+    ]
+
+
 def recurrence_records(batch, length, hidden):
     key_a, key_b = jax.random.split(jax.random.key(0))
     a = jax.nn.sigmoid(jax.random.normal(key_a, (batch, length, hidden)))
@@ -55,11 +64,7 @@ def recurrence_records(batch, length, hidden):
 
         for mode in ("fwd", "fwd+bwd"):
             out[(method, mode)] = timed(loss, (a, b), mode)
-    return [
-        {"what": "recurrence", "impl": method, "mode": mode, "batch": batch, "T": length, "hidden": hidden,
-         "ms": round(1e3 * t, 3), "speedup_vs_sequential": round(out[("sequential", mode)] / t, 3)}
-        for (method, mode), t in out.items()
-    ]
+    return records("recurrence", out, "sequential", batch, length, hidden)
 
 
 def layer_records(batch, length, hidden):
@@ -78,11 +83,7 @@ def layer_records(batch, length, hidden):
 
         for mode in ("fwd", "fwd+bwd"):
             out[(name, mode)] = timed(loss, (params, xs), mode)
-    return [
-        {"what": "layer", "impl": name, "mode": mode, "batch": batch, "T": length, "hidden": hidden,
-         "ms": round(1e3 * t, 3), "speedup_vs_lstm": round(out[("lstm", mode)] / t, 3)}
-        for (name, mode), t in out.items()
-    ]
+    return records("layer", out, "lstm", batch, length, hidden)
 
 
 def main():

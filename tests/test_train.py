@@ -12,7 +12,6 @@ import pytest
 
 from rnnjax.cli import main
 from rnnjax.eval import CountingResult, counting_generalisation
-from rnnjax.models import SequenceModel
 from rnnjax.tasks import anbn, anbncn
 from rnnjax.tasks.base import prefix_counts
 from rnnjax.train import TrainConfig, build_model, train, train_population

@@ -105,11 +105,11 @@ def stack(*cells: Cell) -> Cell:
     def step(params, state, u):
         new_state = []
         for i, (cell, p, s) in enumerate(zip(cells, params, state)):
-            if i > 0:
-                u = cell.project(p, y[None])[0]
-            s, y = cell.step(p, s, u)
+            if i > 0:  # u is the previous layer's output
+                u = cell.project(p, u[None])[0]
+            s, u = cell.step(p, s, u)
             new_state.append(s)
-        return tuple(new_state), y
+        return tuple(new_state), u
 
     def sequence(params, state, xs):
         """Layer by layer, when every layer has a whole-sequence path."""

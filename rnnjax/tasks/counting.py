@@ -93,7 +93,7 @@ def anbn_sigma_star(max_suffix: int = 16) -> Language:
         return k >= 1 and s[k : 2 * k] == "b" * k and set(s) <= {"a", "b"}
 
     def next_symbol_sets(tokens):
-        na, nb = prefix_counts(tokens, 0), prefix_counts(tokens, 1)
+        nb = prefix_counts(tokens, 1)
         leading_as = prefix_counts(jnp.where(nb[:-1] == 0, tokens, -1), 0)
         complete = (leading_as > 0) & (nb >= leading_as)
         return jnp.stack([(nb == 0) | complete, leading_as > 0, complete], axis=-1)

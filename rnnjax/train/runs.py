@@ -108,7 +108,8 @@ def sampled_generalisation(cfg: TrainConfig, model: SequenceModel, language: Lan
         accepted, rejected = accepted[:, :count], ~accepted[:, count:]
         inputs = jnp.concatenate([jnp.full((count, 1), language.eos, jnp.int32), tokens], axis=1)
         states = jax.vmap(lambda p: jax.vmap(lambda x: model.states(p, x))(inputs))(members)
-        largest = jnp.max(jnp.stack([jnp.max(jnp.abs(s.reshape(s.shape[0], -1)), axis=1) for s in jax.tree_util.tree_leaves(states)]), axis=0)
+        per_leaf = [jnp.max(jnp.abs(s.reshape(s.shape[0], -1)), axis=1) for s in jax.tree_util.tree_leaves(states)]
+        largest = jnp.max(jnp.stack(per_leaf), axis=0)
         for m, row in enumerate(metrics):
             row[f"accepted_{name}"] = float(accepted[m].mean())
             row[f"correct_{name}"] = float((accepted[m] & rejected[m]).mean())
