@@ -9,7 +9,7 @@ from flax import nnx
 from jax.test_util import check_grads
 
 import rnnjax
-from rnnjax import cells
+from rnnjax import cells, memory
 
 INPUT_DIM, HIDDEN, T = 3, 5, 7
 
@@ -31,6 +31,9 @@ FACTORIES = {
     "qrnn-f-k1": _qrnn(1, "f"),
     "qrnn-fo-k2": _qrnn(2, "fo"),
     "qrnn-ifo-k3": _qrnn(3, "ifo"),
+    "lstm+stack": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.stack(2), capacity=16),
+    "gru+queue": lambda hoist: memory.augment(cells.gru(HIDDEN, hoist=hoist), memory.queue(2), capacity=16),
+    "lstm+deque": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.deque(2), capacity=16),
     "stack-lstm-gru-elman": lambda hoist: cells.stack(
         cells.lstm(4, hoist=hoist), cells.gru(HIDDEN, hoist=hoist), cells.elman(3, hoist=hoist)
     ),

@@ -1,0 +1,7 @@
+"""Differentiable memories as pure functions, and the controller that attaches them to a Cell."""
+
+from rnnjax.memory.base import Memory
+from rnnjax.memory.controller import augment
+from rnnjax.memory.stratified import deque, queue, stack
+
+__all__ = ["Memory", "augment", "deque", "queue", "stack"]

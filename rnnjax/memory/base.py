@@ -1,0 +1,39 @@
+"""The Memory protocol: a differentiable data structure as pure functions.
+
+    state = memory.init(capacity, dtype)     # capacity: the most steps it will see
+    state = memory.update(state, actions)     # actions: [memory.action_dim], raw controller outputs
+    r = memory.read(state)                    # r: [memory.read_dim]
+
+``update`` applies the nonlinearities (sigmoid strengths, tanh values) itself,
+so a controller only emits ``action_dim`` numbers. Unbatched; batch with vmap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+
+@dataclasses.dataclass(frozen=True)
+class Memory:
+    """Attributes:
+      name: short description.
+      read_dim: size of the read vector.
+      action_dim: number of raw controller outputs ``update`` consumes.
+      init: ``(capacity, dtype) -> state``.
+      update: ``(state, actions: [action_dim]) -> state``.
+      read: ``state -> r: [read_dim]``.
+      action_bias: initial bias of the controller's action layer ``[action_dim]``
+        (e.g. pop bias -1), or None for zeros.
+    """
+
+    name: str
+    read_dim: int
+    action_dim: int
+    init: Callable[[int, Any], Any]
+    update: Callable[[Any, jax.Array], Any]
+    read: Callable[[Any], jax.Array]
+    action_bias: tuple[float, ...] | None = None

@@ -1,0 +1,56 @@
+"""A memory-augmented Cell (Grefenstette et al. 2015): any Cell drives any Memory.
+
+At step t the controller reads ``[x_t, r_{t-1}]`` (the previous read fed back
+with the input); a linear layer of its output h_t gives the memory's actions;
+the memory is updated and read, and the cell emits ``y_t = [h_t, r_t]``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnnjax.cells.base import Cell
+from rnnjax.memory.base import Memory
+
+
+def augment(cell: Cell, memory: Memory, capacity: int) -> Cell:
+    """``cell`` with ``memory`` attached; params ``{"controller", "actions": {"w", "b"}}``,
+    state ``(controller_state, memory_state, previous_read)``.
+
+    Args:
+      capacity: the most steps the memory will see; a longer sequence fails in
+        ``project`` with a clear error (and a chunked run past it poisons the
+        memory with NaN rather than dropping rows).
+    """
+    if not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+
+    def init(key, input_dim):
+        k_cell, k_act = jax.random.split(key)
+        w = jax.nn.initializers.lecun_normal()(k_act, (cell.output_dim, memory.action_dim))
+        bias = jnp.asarray(memory.action_bias or (0.0,) * memory.action_dim, w.dtype)
+        return {"controller": cell.init(k_cell, input_dim + memory.read_dim), "actions": {"w": w, "b": bias}}
+
+    def initial_state(params):
+        dtype = params["actions"]["w"].dtype
+        controller = cell.initial_state(params["controller"])
+        return controller, memory.init(capacity, dtype), jnp.zeros((memory.read_dim,), dtype)
+
+    def project(params, xs):
+        if xs.shape[0] > capacity:
+            raise ValueError(
+                f"sequence of length {xs.shape[0]} exceeds the memory capacity {capacity}; "
+                f"build the cell with augment(..., capacity>={xs.shape[0]})"
+            )
+        return xs
+
+    def step(params, state, x):
+        controller, mem, previous = state
+        u = cell.project(params["controller"], jnp.concatenate([x, previous])[None])[0]
+        controller, h = cell.step(params["controller"], controller, u)
+        mem = memory.update(mem, h @ params["actions"]["w"] + params["actions"]["b"])
+        r = memory.read(mem)
+        return (controller, mem, r), jnp.concatenate([h, r])
+
+    return Cell(f"{cell.name}+{memory.name}", cell.output_dim + memory.read_dim, init, initial_state, project, step)
