@@ -34,6 +34,10 @@ FACTORIES = {
     "lstm+stack": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.stack(2), capacity=16),
     "gru+queue": lambda hoist: memory.augment(cells.gru(HIDDEN, hoist=hoist), memory.queue(2), capacity=16),
     "lstm+deque": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.deque(2), capacity=16),
+    "elman+superposition": lambda hoist: memory.augment(
+        cells.elman(HIDDEN, hoist=hoist), memory.superposition_stack(2, stacks=2), capacity=16
+    ),
+    "lstm+tape": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.tape(2), capacity=16),
     "stack-lstm-gru-elman": lambda hoist: cells.stack(
         cells.lstm(4, hoist=hoist), cells.gru(HIDDEN, hoist=hoist), cells.elman(3, hoist=hoist)
     ),

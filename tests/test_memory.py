@@ -165,3 +165,84 @@ def test_writing_past_capacity_poisons_instead_of_dropping():
         memory.queue(0)
     with pytest.raises(ValueError, match="capacity must be a positive integer"):
         memory.augment(__import__("rnnjax").cells.lstm(4), memory.stack(2), capacity=0)
+
+
+def _reference_superposition(actions, depth, empty=-1.0, stacks=2, width=1, read_top=2):
+    """Joulin & Mikolov eqs. 4-5 cell by cell, for ``stacks`` stacks."""
+    cells = [[jnp.full(width, empty) for _ in range(depth)] for _ in range(stacks)]
+    reads = []
+    for a in actions:
+        a = a.reshape(stacks, 3 + width)
+        for k in range(stacks):
+            push, pop, noop = jax.nn.softmax(a[k, :3])
+            old = cells[k] + [jnp.full(width, empty)]
+            new_top = push * jax.nn.sigmoid(a[k, 3:]) + pop * old[1] + noop * old[0]
+            cells[k] = [new_top] + [push * old[i - 1] + pop * old[i + 1] + noop * old[i] for i in range(1, depth)]
+        reads.append(jnp.concatenate([c for k in range(stacks) for c in cells[k][:read_top]]))
+    return jnp.stack(reads)
+
+
+def test_superposition_stack_equals_reference_forward_and_gradient():
+    mem = memory.superposition_stack(1, stacks=2, read_top=2, depth=5)
+    actions = 2.0 * jax.random.normal(jax.random.key(4), (STEPS, mem.action_dim))
+    reference = lambda a: _reference_superposition(a, depth=5)
+    chex.assert_trees_all_close(_run(mem, actions), reference(actions), atol=1e-5)
+    grad = jax.grad(lambda a: jnp.sum(jnp.sin(_run(mem, a))))(actions)
+    chex.assert_trees_all_close(grad, jax.grad(lambda a: jnp.sum(jnp.sin(reference(a))))(actions), atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=st.lists(st.sampled_from(("push", "pop", "noop")), min_size=STEPS, max_size=STEPS),
+       raw=st.lists(st.floats(-3, 3), min_size=STEPS, max_size=STEPS))
+def test_discrete_superposition_stack_is_a_real_stack(ops, raw):
+    mem = memory.superposition_stack(1, read_top=2, discrete=True, empty=-1.0)
+    actions, expected, items = [], [], []
+    for op, value in zip(ops, raw):
+        logits = {"push": [1.0, 0, 0], "pop": [0, 1.0, 0], "noop": [0, 0, 1.0]}[op]
+        actions.append(logits + [value])
+        if op == "push":
+            items.append(1 / (1 + np.exp(-value)))
+        elif op == "pop" and items:
+            items.pop()
+        top_two = (items[::-1] + [-1.0, -1.0])[:2]
+        expected.append(top_two)
+    np.testing.assert_allclose(_run(mem, jnp.asarray(actions, jnp.float32)), np.array(expected), atol=1e-6)
+
+
+def _reference_tape(actions, capacity):
+    """The tape equations cell by cell."""
+    size = 2 * capacity + 1
+    cells, head, reads = [jnp.zeros(WIDTH) for _ in range(size)], [0.0] * size, []
+    head[capacity] = 1.0
+    for a in actions:
+        g, v = jax.nn.sigmoid(a[0]), jnp.tanh(a[1 : 1 + WIDTH])
+        left, stay, right = jax.nn.softmax(a[1 + WIDTH : 4 + WIDTH])
+        cells = [cells[i] * (1 - g * head[i]) + g * head[i] * v for i in range(size)]
+        get = lambda i: head[i] if 0 <= i < size else 0.0
+        head = [left * get(i + 1) + stay * get(i) + right * get(i - 1) for i in range(size)]
+        reads.append(jax.nn.sigmoid(a[4 + WIDTH]) * sum(head[i] * cells[i] for i in range(size)))
+    return jnp.stack(reads)
+
+
+def test_tape_equals_reference_forward_and_gradient():
+    mem = memory.tape(WIDTH)
+    actions = 2.0 * jax.random.normal(jax.random.key(5), (STEPS, mem.action_dim))
+    reference = lambda a: _reference_tape(a, STEPS)
+    chex.assert_trees_all_close(_run(mem, actions), reference(actions), atol=1e-5)
+    grad = jax.grad(lambda a: jnp.sum(jnp.sin(_run(mem, a))))(actions)
+    chex.assert_trees_all_close(grad, jax.grad(lambda a: jnp.sum(jnp.sin(reference(a))))(actions), atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.sampled_from((-1, 0, 1)), st.floats(-2, 2)), min_size=STEPS, max_size=STEPS))
+def test_hard_tape_actions_behave_like_a_turing_machine_tape(ops):
+    actions, expected, cells, position = [], [], {}, 0
+    for write, move, value in ops:
+        shift = [-BIG, -BIG, -BIG]
+        shift[move + 1] = BIG
+        actions.append([BIG if write else -BIG] + [value] * WIDTH + shift + [BIG])
+        if write:
+            cells[position] = np.tanh(np.full(WIDTH, value))
+        position += move
+        expected.append(cells.get(position, np.zeros(WIDTH)))
+    np.testing.assert_allclose(_run(memory.tape(WIDTH), jnp.asarray(actions, jnp.float32)), np.stack(expected), atol=1e-5)
