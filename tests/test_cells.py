@@ -100,7 +100,7 @@ def test_vmap_over_batch_equals_per_example(name):
     chex.assert_trees_all_close(batched, jnp.stack([run(x) for x in batch]), atol=1e-6)
 
 
-def test_gradients_match_finite_differences(name):
+def _check_cell_gradients(name, order):
     with jax.enable_x64(True):
         cell, params, xs = _setup(name)
         params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
@@ -111,7 +111,16 @@ def test_gradients_match_finite_differences(name):
         def loss(params, xs):
             return jnp.sum(jnp.sin(rnnjax.scan(cell, params, xs)[1]))
 
-        check_grads(loss, (params, xs.astype(jnp.float64)), order=2, modes=["rev"], atol=1e-4, rtol=1e-4)
+        check_grads(loss, (params, xs.astype(jnp.float64)), order=order, modes=["rev"], atol=1e-4, rtol=1e-4)
+
+
+def test_gradients_match_finite_differences(name):
+    _check_cell_gradients(name, order=1)
+
+
+@pytest.mark.slow
+def test_second_order_gradients_match_finite_differences(name):
+    _check_cell_gradients(name, order=2)
 
 
 def test_bad_arguments_fail_with_the_value():

@@ -83,7 +83,7 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("kind", list(REFERENCES))
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_memory_equals_loop_reference_forward_and_gradient(kind, seed):
     mem, reference = REFERENCES[kind]
     actions = 2.0 * jax.random.normal(jax.random.key(seed), (STEPS, mem.action_dim))
