@@ -132,12 +132,13 @@ def report_command(args: Report) -> None:
 
 
 def eval_command(args: Eval) -> None:
-    from rnnjax.train.runs import evaluate, load_run, stack_members
+    from rnnjax.train.loop import stack_members
+    from rnnjax.train.runs import evaluate, load_run
 
     run = load_run(args.run_dir)
     changes = {k: v for k, v in (("eval_n_max", args.eval_n_max), ("threshold", args.threshold)) if v is not None}
     cfg = dataclasses.replace(run.config, **changes)
-    (result,) = evaluate([cfg], run.model, run.language, stack_members([run.params]))
+    (result,) = evaluate(cfg, run.model, run.language, stack_members([run.params]))
     result.pop("correct_by_n")
     print(json.dumps(result, indent=2))
 

@@ -15,8 +15,8 @@ from rnnjax.eval import CountingResult, counting_generalisation
 from rnnjax.tasks import anbn, anbncn
 from rnnjax.tasks.base import prefix_counts
 from rnnjax.train import TrainConfig, build_model, train, train_population
-from rnnjax.train.loop import bucket_schedule, length_buckets
-from rnnjax.train.runs import evaluate, load_run, stack_members
+from rnnjax.train.loop import bucket_schedule, length_buckets, stack_members
+from rnnjax.train.runs import evaluate, load_run
 from rnnjax.train.sweep import Experiment, load_experiment, run_experiment
 
 TINY = TrainConfig(
@@ -103,7 +103,7 @@ def test_new_cells_train_on_marked_reversal_and_are_evaluated(cell):
     result = train(cfg, progress=False)
     assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
     task, model = build_model(cfg)
-    (metrics,) = evaluate([cfg], model, task, stack_members([result.params]))
+    (metrics,) = evaluate(cfg, model, task, stack_members([result.params]))
     assert set(metrics) == {
         f"{k}_{r}" for k in ("accepted", "correct", "max_abs_state") for r in ("within_training", "beyond_training")
     }
@@ -118,7 +118,7 @@ def test_tagging_objective_trains_and_reports_accuracy_by_length():
     result = train(cfg, progress=False)
     assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
     task, model = build_model(cfg)
-    (metrics,) = evaluate([cfg], model, task, stack_members([result.params]))
+    (metrics,) = evaluate(cfg, model, task, stack_members([result.params]))
     assert set(metrics) == {"accuracy_T16", "majority_T16", "accuracy_T32", "majority_T32"}
     assert 0.5 <= metrics["majority_T16"] <= 1
     with pytest.raises(ValueError, match="objective 'tagging' needs a task in"):

@@ -23,6 +23,11 @@ def _accepts_batch(model, members, tokens, lengths, eos, threshold):
     return jax.vmap(per_member, (0, None, None))(members, tokens, lengths)
 
 
+def num_members(members) -> int:
+    """The size of the leading member axis of a stacked params pytree."""
+    return jax.tree_util.tree_leaves(members)[0].shape[0]
+
+
 def acceptance(
     model: SequenceModel,
     members,
@@ -39,7 +44,7 @@ def acceptance(
     through in chunks of ``chunk``; each chunk is padded to its longest string
     rounded up to ``pad_multiple``, so long evaluations compile a few programs.
     """
-    out = np.zeros((jax.tree_util.tree_leaves(members)[0].shape[0], len(strings)), bool)
+    out = np.zeros((num_members(members), len(strings)), bool)
     order = np.argsort([len(s) for s in strings], kind="stable")
     for start in range(0, len(strings), chunk):
         idx = order[start : start + chunk]

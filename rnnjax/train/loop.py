@@ -98,14 +98,21 @@ class TrainState(NamedTuple):
     (the state stays frozen at its last finite value from then on)"""
 
 
+def member_keys(cfg: TrainConfig) -> tuple[jax.Array, jax.Array]:
+    """``(init_key, data_key)`` of a member, from its seed."""
+    init_key, data_key = jax.random.split(jax.random.key(cfg.seed))
+    return init_key, data_key
+
+
 def init_state(model: SequenceModel, cfg: TrainConfig) -> TrainState:
-    params = model.init(jax.random.split(jax.random.key(cfg.seed))[0])
+    params = model.init(member_keys(cfg)[0])
     minus_one = -jnp.ones((), jnp.int32)
     return TrainState(params, make_optimizer(cfg).init(params), jnp.zeros((), jnp.int32), minus_one)
 
 
-def data_key(cfg: TrainConfig) -> jax.Array:
-    return jax.random.split(jax.random.key(cfg.seed))[1]
+def stack_members(trees: list) -> Any:
+    """Member pytrees -> one pytree with a leading member axis."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def prediction_loss(model: SequenceModel, language: Language, batch_size: int, max_len: int, threshold: float):
@@ -271,8 +278,8 @@ def train_population(
     owners = member_owners(sharding, size)
     host_tree = jax.device_get(
         {
-            "state": jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *(init_state(model, c) for c in members)),
-            "data_keys": jnp.stack([jax.random.key_data(data_key(c)) for c in members]),
+            "state": stack_members([init_state(model, c) for c in members]),
+            "data_keys": jnp.stack([jax.random.key_data(member_keys(c)[1]) for c in members]),
         }
     )
     histories: list[list[dict]] = [[] for _ in cfgs]
@@ -285,7 +292,8 @@ def train_population(
         print(f"{checkpoint_dir}: resuming from step {first}", file=sys.stderr)
     else:
         first, tree = 0, _to_global(host_tree, sharding)
-    state, data_keys = tree["state"], jax.random.wrap_key_data(tree["data_keys"])
+    state, key_data = tree["state"], tree["data_keys"]
+    data_keys = jax.random.wrap_key_data(key_data)
 
     buckets = train_buckets(cfg, task)
     schedule = bucket_schedule(buckets, cfg.steps)
@@ -311,8 +319,8 @@ def train_population(
                 alive = diverged_at[: len(cfgs)] < 0
                 losses = [h[-1]["loss"] for h, a in zip(histories, alive) if a]
                 bar.set_postfix(loss=f"{np.median(losses) if losses else np.nan:.4f}", alive=f"{alive.sum()}/{len(cfgs)}")
-            if checkpoint_dir is not None and ((i + 1) % checkpoint_every == 0 or i + 1 == cfg.steps):
-                checkpointer.save(i + 1, {"state": state, "data_keys": jax.random.key_data(data_keys)}, histories)
+            if checkpoint_dir is not None and ((i + 1) % checkpointer.every == 0 or i + 1 == cfg.steps):
+                checkpointer.save(i + 1, {"state": state, "data_keys": key_data}, histories)
     elapsed = time.perf_counter() - start
     if checkpoint_dir is not None:
         checkpointer.wait()

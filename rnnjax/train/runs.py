@@ -19,6 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from rnnjax.eval import acceptance, counting_generalisation
+from rnnjax.eval.generalisation import num_members
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language, TaggingTask
 from rnnjax.train.config import TrainConfig, build_model
@@ -46,15 +47,15 @@ class Run:
         return self.results.get("arm", "")
 
 
-def evaluate(cfgs: list[TrainConfig], model: SequenceModel, language: Language, members) -> list[dict]:
-    """The task's metrics for each member (params with a leading member axis).
+def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members) -> list[dict]:
+    """The task's metrics for each member (params with a leading member axis;
+    members share every config field that evaluation reads).
 
     Counting languages: length generalisation for n up to ``eval_n_max``:
     the largest n below which every n is correct, the fraction of n correct
     inside the training range and in ``(n_max, 2 n_max]``, and ``correct_by_n``,
     a string of 0/1, one character per n.
     """
-    cfg = cfgs[0]
     if cfg.objective == "tagging":
         return tagging_generalisation(cfg, model, language, members)
     if language.probes is None:
@@ -79,7 +80,7 @@ def tagging_generalisation(cfg: TrainConfig, model: SequenceModel, task: Tagging
     ``eval_lengths`` (``accuracy_T<L>``), beside the majority-class baseline
     on the same tokens (``majority_T<L>``)."""
     predict = jax.jit(jax.vmap(jax.vmap(lambda p, x: jnp.argmax(model.apply(p, x), axis=-1), (None, 0)), (0, None)))
-    metrics = [{} for _ in range(jax.tree_util.tree_leaves(members)[0].shape[0])]
+    metrics = [{} for _ in range(num_members(members))]
     for length in cfg.eval_lengths:
         tokens = jax.vmap(task.sample, (0, None))(jax.random.split(jax.random.key(length), count), length)
         labels = jax.vmap(task.labels)(tokens)
@@ -99,7 +100,7 @@ def sampled_generalisation(cfg: TrainConfig, model: SequenceModel, language: Lan
     longest = language.max_length(2 * cfg.n_max)
     sample = jax.jit(jax.vmap(lambda k, lo, hi: language.sample(k, lo, hi, longest), (0, None, None)))
     keys = jax.random.split(jax.random.key(0), count)
-    metrics = [{} for _ in range(jax.tree_util.tree_leaves(members)[0].shape[0])]
+    metrics = [{} for _ in range(num_members(members))]
     for name, (lo, hi) in (("within_training", (cfg.n_min, cfg.n_max)), ("beyond_training", (cfg.n_max + 1, 2 * cfg.n_max))):
         tokens, lengths = sample(keys, lo, hi)
         strings = [language.decode(t, n) for t, n in zip(tokens, lengths)]
@@ -125,10 +126,6 @@ def _one_symbol_off(language: Language, s: str, rng: np.random.Generator) -> str
         if not language.is_member(t):
             return t
     raise ValueError(f"no one-symbol change takes {s!r} out of {language.name}")
-
-
-def stack_members(params_list: list) -> Any:
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *params_list)
 
 
 def write_config(cfg: TrainConfig, run_dir: Path) -> None:

@@ -32,8 +32,8 @@ from tensorboardX import SummaryWriter
 
 from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
 from rnnjax.train.config import TrainConfig, build_model
-from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, train_population
-from rnnjax.train.runs import Run, evaluate, finished_with, load_run, save_run, stack_members, write_config
+from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, stack_members, train_population
+from rnnjax.train.runs import Run, evaluate, finished_with, load_run, save_run, write_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +173,7 @@ def train_program(
         progress=progress,
     )
     language, model = build_model(cfgs[0])
-    metrics = evaluate(cfgs, model, language, stack_members([t.params for t in trained]))
+    metrics = evaluate(cfgs[0], model, language, stack_members([t.params for t in trained]))
     for m, t, scores in zip(members, trained, metrics):
         hparams = {"arm": m.arm, **{k: getattr(m.config, k) for k in MEMBER_FIELDS}, **m.point}
         results = {
