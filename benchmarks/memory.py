@@ -3,7 +3,8 @@
 Prints JSON: per memory and T, milliseconds per train step (forward +
 backward + Adam, batch 32, LSTM hidden 64, memory width 8), tokens/s, its
 speed relative to the plain LSTM in the same run, and the bytes XLA reports
-for the compiled step (arguments + outputs + temporaries).
+for the compiled step (arguments + outputs + temporaries). Each memory runs
+with the default ``remat_block`` (checkpointed blocks) and without it.
 
     python benchmarks/memory.py            # T in {64, 128, 512}
     python benchmarks/memory.py --quick    # T = 64
@@ -27,14 +28,18 @@ BATCH, HIDDEN, WIDTH, INPUT = 32, 64, 8, 16
 
 def candidates(length):
     lstm = cells.lstm(HIDDEN)
-    return {
-        "lstm": lstm,
-        "lstm+stack": memory.augment(lstm, memory.stack(WIDTH), capacity=length),
-        "lstm+queue": memory.augment(lstm, memory.queue(WIDTH), capacity=length),
-        "lstm+deque": memory.augment(lstm, memory.deque(WIDTH), capacity=length),
-        "lstm+superposition": memory.augment(lstm, memory.superposition_stack(WIDTH, stacks=2), capacity=length),
-        "lstm+tape": memory.augment(lstm, memory.tape(WIDTH), capacity=length),
+    memories = {
+        "stack": memory.stack(WIDTH),
+        "queue": memory.queue(WIDTH),
+        "deque": memory.deque(WIDTH),
+        "superposition": memory.superposition_stack(WIDTH, stacks=2),
+        "tape": memory.tape(WIDTH),
     }
+    out = {"lstm": lstm}
+    for name, m in memories.items():
+        out[f"lstm+{name}"] = memory.augment(lstm, m, capacity=length)
+        out[f"lstm+{name} (no remat)"] = memory.augment(lstm, m, capacity=length, remat_block=None)
+    return out
 
 
 def measure(cell, length):

@@ -1,4 +1,9 @@
-"""Sequence model: token encoding -> cell (layers) -> linear readout."""
+"""Sequence models: token encoding -> recurrence -> linear readout.
+
+``SequenceModel`` runs one Cell over the tokens; ``EncoderDecoder`` runs an
+encoder Cell and a decoder Cell that attends over the encoder's states. Both
+map ``tokens: int[T]`` to ``logits: [T, num_outputs]`` and decode greedily.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,78 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, Params, scan, trace
+from rnnjax.memory.attention import Fusion, Score, attentive
+
+
+class _TokenModel:
+    """What both models share: embedding/one-hot input, readout, apply, greedy decoding.
+    Subclasses define ``recurrence(params, tokens) -> (cell, cell_params)``."""
+
+    vocab_size: int
+    num_outputs: int
+    embedding_dim: int | None
+
+    def _check(self):
+        if self.embedding_dim is not None and self.embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be >= 1 or None (one-hot), got {self.embedding_dim}")
+
+    @property
+    def input_dim(self) -> int:
+        return self.vocab_size if self.embedding_dim is None else self.embedding_dim
+
+    def _init_io(self, key: jax.Array, cell_output_dim: int) -> Params:
+        k_embed, k_out = jax.random.split(key)
+        params = {}
+        if self.embedding_dim is not None:
+            params["embed"] = jax.random.normal(k_embed, (self.vocab_size, self.embedding_dim))
+        w = jax.nn.initializers.lecun_normal()(k_out, (cell_output_dim, self.num_outputs))
+        params["readout"] = {"w": w, "b": jnp.zeros((self.num_outputs,))}
+        return params
+
+    def encode(self, params: Params, tokens: jax.Array) -> jax.Array:
+        """``tokens: int[T]`` -> cell inputs ``[T, D]``."""
+        if self.embedding_dim is None:
+            return jax.nn.one_hot(tokens, self.vocab_size)
+        return params["embed"][tokens]
+
+    def readout(self, params: Params, ys: jax.Array) -> jax.Array:
+        return ys @ params["readout"]["w"] + params["readout"]["b"]
+
+    def apply(self, params: Params, tokens: jax.Array) -> jax.Array:
+        """``tokens: int[T]`` -> ``logits: [T, num_outputs]``."""
+        cell, cell_params = self.recurrence(params, tokens)
+        _, ys = scan(cell, cell_params, self.encode(params, tokens))
+        return self.readout(params, ys)
+
+    def log_probs(self, params: Params, tokens: jax.Array) -> jax.Array:
+        return jax.nn.log_softmax(self.apply(params, tokens))
+
+    def states(self, params: Params, tokens: jax.Array):
+        """The cell state after each token: state pytree with leading ``[T]``."""
+        cell, cell_params = self.recurrence(params, tokens)
+        return trace(cell, cell_params, self.encode(params, tokens))
+
+    def greedy(self, params: Params, tokens: jax.Array, forced: jax.Array) -> jax.Array:
+        """Greedy decoding: ``-> predictions: int[T]``, the argmax at each position,
+        where the input at position t is ``tokens[t]`` if ``forced[t]`` and the
+        prediction at t - 1 otherwise (``tokens: int[T]``, ``forced: bool[T]``)."""
+        cell, cell_params = self.recurrence(params, tokens)
+
+        def step(carry, inputs):
+            state, previous = carry
+            token, force = inputs
+            x = self.encode(params, jnp.where(force, token, previous)[None])
+            state, y = cell.step(cell_params, state, cell.project(cell_params, x)[0])
+            prediction = jnp.argmax(self.readout(params, y)).astype(tokens.dtype)
+            return (state, prediction), prediction
+
+        start = (cell.initial_state(cell_params), jnp.zeros((), tokens.dtype))
+        return jax.lax.scan(step, start, (tokens, forced))[1]
 
 
 @dataclasses.dataclass(frozen=True)
-class SequenceModel:
-    """Maps ``tokens: int[T]`` to ``logits: [T, num_outputs]`` for one sequence.
+class SequenceModel(_TokenModel):
+    """One cell over the tokens.
 
     Attributes:
       cell: the recurrent part (any Cell, stacked or memory-augmented).
@@ -27,35 +99,59 @@ class SequenceModel:
     embedding_dim: int | None = None
 
     def __post_init__(self):
-        if self.embedding_dim is not None and self.embedding_dim < 1:
-            raise ValueError(f"embedding_dim must be >= 1 or None (one-hot), got {self.embedding_dim}")
+        self._check()
 
     def init(self, key: jax.Array) -> Params:
-        k_embed, k_cell, k_out = jax.random.split(key, 3)
-        params = {}
-        input_dim = self.vocab_size
-        if self.embedding_dim is not None:
-            params["embed"] = jax.random.normal(k_embed, (self.vocab_size, self.embedding_dim))
-            input_dim = self.embedding_dim
-        params["cell"] = self.cell.init(k_cell, input_dim)
-        w = jax.nn.initializers.lecun_normal()(k_out, (self.cell.output_dim, self.num_outputs))
-        params["readout"] = {"w": w, "b": jnp.zeros((self.num_outputs,))}
-        return params
+        k_io, k_cell = jax.random.split(key)
+        return {**self._init_io(k_io, self.cell.output_dim), "cell": self.cell.init(k_cell, self.input_dim)}
 
-    def encode(self, params: Params, tokens: jax.Array) -> jax.Array:
-        """``tokens: int[T]`` -> cell inputs ``[T, D]``."""
-        if self.embedding_dim is None:
-            return jax.nn.one_hot(tokens, self.vocab_size)
-        return params["embed"][tokens]
+    def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
+        return self.cell, params["cell"]
 
-    def apply(self, params: Params, tokens: jax.Array) -> jax.Array:
-        """``tokens: int[T]`` -> ``logits: [T, num_outputs]``."""
-        _, ys = scan(self.cell, params["cell"], self.encode(params, tokens))
-        return ys @ params["readout"]["w"] + params["readout"]["b"]
 
-    def log_probs(self, params: Params, tokens: jax.Array) -> jax.Array:
-        return jax.nn.log_softmax(self.apply(params, tokens))
+@dataclasses.dataclass(frozen=True)
+class EncoderDecoder(_TokenModel):
+    """An encoder Cell reads the token stream; a decoder Cell reads it too and attends
+    over the encoder's states at the source positions (those before the first
+    ``separator``; all positions if there is none).
 
-    def states(self, params: Params, tokens: jax.Array):
-        """The cell state after each token: state pytree with leading ``[T]``."""
-        return trace(self.cell, params["cell"], self.encode(params, tokens))
+    Both read the whole stream so that training is one scan each; the encoder is
+    causal, so its states at source positions see only the source.
+
+    Attributes:
+      encoder, decoder: the two cells.
+      separator: token id that ends the source.
+      score, fusion: see ``rnnjax.memory.attention``.
+    """
+
+    encoder: Cell
+    decoder: Cell
+    vocab_size: int
+    num_outputs: int
+    separator: int
+    embedding_dim: int | None = None
+    score: Score = "dot"
+    fusion: Fusion = "late"
+
+    def __post_init__(self):
+        self._check()
+        self._decoder(jnp.zeros((1, self.encoder.output_dim)), jnp.ones((1,), bool))  # checks score and fusion
+
+    def _decoder(self, keys: jax.Array, mask: jax.Array) -> Cell:
+        return attentive(self.decoder, keys, mask, self.score, self.fusion)
+
+    def init(self, key: jax.Array) -> Params:
+        k_io, k_enc, k_dec = jax.random.split(key, 3)
+        decoder = self._decoder(jnp.zeros((1, self.encoder.output_dim)), jnp.ones((1,), bool))
+        return {
+            **self._init_io(k_io, decoder.output_dim),
+            "encoder": self.encoder.init(k_enc, self.input_dim),
+            "cell": decoder.init(k_dec, self.input_dim),
+        }
+
+    def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
+        _, keys = scan(self.encoder, params["encoder"], self.encode(params, tokens))
+        is_separator = tokens == self.separator
+        source_length = jnp.where(is_separator.any(), jnp.argmax(is_separator), tokens.shape[0])
+        mask = jnp.arange(tokens.shape[0]) < jnp.maximum(source_length, 1)
+        return self._decoder(keys, mask), params["cell"]

@@ -20,6 +20,9 @@ def _qrnn(width, pooling):
 
 # name -> (alt -> cell); `alt` switches to the cell's alternative implementation
 # (input projection hoisted into `project`, or the QRNN's other recurrence).
+# encoder states [S, k] and their mask, for the attentive decoders
+ENCODED = (jax.random.normal(jax.random.key(7), (6, 4)), jnp.array([1, 1, 0, 1, 1, 0], bool))
+
 FACTORIES = {
     "elman-tanh": lambda hoist: cells.elman(HIDDEN, "tanh", hoist=hoist),
     "elman-relu": lambda hoist: cells.elman(HIDDEN, "relu", hoist=hoist),
@@ -38,6 +41,13 @@ FACTORIES = {
         cells.elman(HIDDEN, hoist=hoist), memory.superposition_stack(2, stacks=2), capacity=16
     ),
     "lstm+tape": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.tape(2), capacity=16),
+    "lstm+stack-remat3": lambda hoist: memory.augment(
+        cells.lstm(HIDDEN, hoist=hoist), memory.stack(2), capacity=16, remat_block=3
+    ),
+    "gru+attention-dot-late": lambda hoist: memory.attentive(cells.gru(HIDDEN, hoist=hoist), *ENCODED, "dot", "late"),
+    "lstm+attention-additive-early": lambda hoist: memory.attentive(
+        cells.lstm(HIDDEN, hoist=hoist), *ENCODED, "additive", "early"
+    ),
     "stack-lstm-gru-elman": lambda hoist: cells.stack(
         cells.lstm(4, hoist=hoist), cells.gru(HIDDEN, hoist=hoist), cells.elman(3, hoist=hoist)
     ),

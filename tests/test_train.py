@@ -125,6 +125,37 @@ def test_tagging_objective_trains_and_reports_accuracy_by_length():
         dataclasses.replace(cfg, task="anbn")
 
 
+@pytest.mark.parametrize("memory", ["stack", "deque", "attention"])
+def test_transduction_objective_trains_with_memories_and_reports_coarse_and_fine_accuracy(memory):
+    cfg = dataclasses.replace(
+        TINY, task="copy", objective="transduction", symbols=3, n_min=1, n_max=3, eval_n_max=5, memory=memory,
+        memory_width=2, steps=60, learning_rate=0.05, num_buckets=1,
+    )
+    result = train(cfg, progress=False)
+    assert result.history[-1]["loss"] < 0.8 * result.history[0]["loss"]
+    task, model = build_model(cfg)
+    _, training_model = build_model(cfg, training=True)
+    chex.assert_trees_all_equal_shapes(result.params, model.init(jax.random.key(0)))
+    if memory != "attention":  # the memory holds the longest sequence of training (n 3), or of evaluation (n 6)
+        def rows(m):
+            return max(x.shape[0] for x in jax.tree_util.tree_leaves(m.cell.initial_state(result.params["cell"])) if x.ndim)
+
+        assert rows(training_model) < rows(model)
+    (metrics,) = evaluate(cfg, model, task, stack_members([result.params]))
+    assert set(metrics) == {"coarse_train", "fine_train", "coarse_test", "fine_test"}
+    assert all(0 <= metrics[f"coarse_{s}"] <= metrics[f"fine_{s}"] <= 1 for s in ("train", "test"))
+    assert metrics["fine_train"] > 0.3  # copying 1-3 of 3 symbols is learnt in 60 steps
+
+
+def test_transduction_tasks_need_the_transduction_objective():
+    with pytest.raises(ValueError, match="go with objective 'transduction' and only they do"):
+        dataclasses.replace(TINY, task="copy")
+    with pytest.raises(ValueError, match="go with objective 'transduction' and only they do"):
+        dataclasses.replace(TINY, objective="transduction")
+    with pytest.raises(ValueError, match="n_min must be >= 5, got 1"):
+        dataclasses.replace(TINY, task="svo_sov", objective="transduction")
+
+
 @pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm"])
 def test_shipped_experiments_load(name):
     experiment = load_experiment(name)

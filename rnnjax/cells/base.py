@@ -39,6 +39,10 @@ class Cell:
       sequence: optional whole-sequence path ``(params, state, xs) -> (state, ys)``
         equal to scanning ``step`` (e.g. an associative scan of a linear
         recurrence); ``rnnjax.scan`` uses it when present.
+      remat_block: if set, ``rnnjax.scan`` runs ``step`` in ``jax.checkpoint``-ed
+        blocks of this many steps: the backward pass stores one state per block
+        and recomputes the block (for cells with large states, e.g. memories,
+        whose per-step residuals would otherwise cost O(T * state size)).
     """
 
     name: str
@@ -48,6 +52,7 @@ class Cell:
     project: Callable[[Params, Array], Array]
     step: Callable[[Params, State, Array], tuple[State, Array]]
     sequence: Callable[[Params, State, Array], tuple[State, Array]] | None = None
+    remat_block: int | None = None
 
 
 def scan(
@@ -64,7 +69,25 @@ def scan(
     if cell.sequence is not None:
         return cell.sequence(params, state, xs)
     us = cell.project(params, xs)
-    return jax.lax.scan(lambda s, u: cell.step(params, s, u), state, us, unroll=unroll)
+    return scan_steps(lambda s, u: cell.step(params, s, u), state, us, unroll, cell.remat_block)
+
+
+def scan_steps(step, state, us, unroll: int = 1, block: int | None = None):
+    """``lax.scan(step, state, us)``; with ``block``, the first ``block * (T // block)``
+    steps run as a scan over ``jax.checkpoint``-ed blocks (same numbers, less memory
+    for the backward pass), the rest as a plain scan."""
+    length = jax.tree_util.tree_leaves(us)[0].shape[0]
+    if block is None or block >= length:
+        return jax.lax.scan(step, state, us, unroll=unroll)
+    blocks, head = length // block, block * (length // block)
+    run_block = jax.checkpoint(lambda s, ub: jax.lax.scan(step, s, ub, unroll=unroll))
+    blocked = jax.tree_util.tree_map(lambda u: u[:head].reshape(blocks, block, *u.shape[1:]), us)
+    state, ys = jax.lax.scan(run_block, state, blocked)
+    ys = jax.tree_util.tree_map(lambda y: y.reshape(head, *y.shape[2:]), ys)
+    if head == length:
+        return state, ys
+    state, tail = jax.lax.scan(step, state, jax.tree_util.tree_map(lambda u: u[head:], us), unroll=unroll)
+    return state, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
 
 
 def trace(cell: Cell, params: Params, xs: Array, state: State | None = None) -> State:
@@ -121,7 +144,8 @@ def stack(*cells: Cell) -> Cell:
 
     name = " -> ".join(c.name for c in cells)
     layerwise = sequence if all(c.sequence is not None for c in cells) else None
-    return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise)
+    blocks = [c.remat_block for c in cells if c.remat_block is not None]
+    return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise, min(blocks, default=None))
 
 
 def default_hoist() -> bool:

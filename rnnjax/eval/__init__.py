@@ -1,5 +1,5 @@
 """Evaluation: length generalisation, reports, plots."""
 
-from rnnjax.eval.generalisation import CountingResult, acceptance, counting_generalisation
+from rnnjax.eval.generalisation import CountingResult, acceptance, counting_generalisation, transduction_accuracy
 
-__all__ = ["CountingResult", "acceptance", "counting_generalisation"]
+__all__ = ["CountingResult", "acceptance", "counting_generalisation", "transduction_accuracy"]

@@ -1,4 +1,4 @@
-"""Length generalisation of a recogniser in the token-prediction formulation."""
+"""Length generalisation: recognisers in the token-prediction formulation, and transducers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import math
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rnnjax.models import SequenceModel
-from rnnjax.tasks import Language, accepts, prediction_example
+from rnnjax.tasks import Language, Transduction, accepts, prediction_example, target_mask
 
 
 @partial(jax.jit, static_argnames=("model", "eos", "threshold"))
@@ -89,3 +90,38 @@ def counting_generalisation(
     accepted = acceptance(model, members, language, strings, threshold)
     rejected = ~accepted[:, n_max:].reshape(-1, n_max, per_n)
     return [CountingResult(a[:n_max], r.all(axis=1)) for a, r in zip(accepted, rejected)]
+
+
+def transduction_accuracy(model, members, task: Transduction, n_lo: int, n_hi: int, count: int, key: jax.Array):
+    """Greedy-decoding accuracy of Grefenstette et al. 2015 on ``count`` sampled
+    sources with n in ``[n_lo, n_hi]``, for each member: ``(coarse, fine)``, each
+    ``float[P]``. Coarse: fraction of outputs (target and EOS) entirely correct.
+    Fine: mean fraction of the output correct before the first error."""
+    max_len = task.max_length(n_hi)
+    tokens, n = jax.vmap(task.sample, (0, None, None, None))(jax.random.split(key, count), n_lo, n_hi, max_len)
+    coarse, fine = _greedy_scores(model, members, tokens, n)
+    return np.asarray(coarse), np.asarray(fine)
+
+
+def transduction_scores(predictions: jax.Array, targets: jax.Array, n: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``predictions, targets: int[B, L]`` (aligned with ``tokens[:, 1:]``), source
+    lengths ``n: int[B]`` -> ``(coarse: bool[B], fine: float[B])``: whether the
+    output (positions n..2n) is entirely correct, and the fraction of it correct
+    before the first error."""
+    mask = jax.vmap(target_mask, (0, None))(n, targets.shape[1])
+    ok = (predictions == targets) | ~mask
+    before_first_error = jnp.sum(jnp.cumprod(ok, axis=1) * mask, axis=1)
+    return jnp.all(ok, axis=1), before_first_error / (n + 1)
+
+
+@partial(jax.jit, static_argnames=("model",))
+def _greedy_scores(model, members, tokens, n):
+    inputs = tokens[:, :-1]
+    forced = jnp.arange(inputs.shape[1])[None] <= n[:, None]
+
+    def scores(params):
+        predictions = jax.vmap(model.greedy, (None, 0, 0))(params, inputs, forced)
+        coarse, fine = transduction_scores(predictions, tokens[:, 1:], n)
+        return jnp.mean(coarse), jnp.mean(fine)
+
+    return jax.lax.map(scores, members)

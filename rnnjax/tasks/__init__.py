@@ -4,6 +4,7 @@ from rnnjax.tasks.base import Language, accepts, next_symbol_accuracy, predictio
 from rnnjax.tasks.counting import anbn, anbn_sigma_star, anbncn
 from rnnjax.tasks.reversal import marked_reversal
 from rnnjax.tasks.tagging import TAGGING_TASKS, TaggingTask, anbn_sigma_star_prefixes
+from rnnjax.tasks.transduction import TRANSDUCTIONS, Transduction, target_mask
 
 LANGUAGES = {
     "anbn": anbn,
@@ -25,4 +26,5 @@ __all__ = [
     "marked_reversal",
     "next_symbol_accuracy",
     "prediction_example",
+    "target_mask",
 ]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Literal
 
-from rnnjax import cells
-from rnnjax.models import SequenceModel
-from rnnjax.tasks import LANGUAGES, TAGGING_TASKS, Language, TaggingTask
+from rnnjax import cells, memory
+from rnnjax.models import EncoderDecoder, SequenceModel
+from rnnjax.tasks import LANGUAGES, TAGGING_TASKS, TRANSDUCTIONS, Language, TaggingTask, Transduction
 
 CellName = Literal["elman", "lstm", "gru", "qrnn", "doubling_lstm"]
-TaskName = Literal["anbn", "anbncn", "anbn_sigma_star", "marked_reversal"]
+TaskName = Literal[
+    "anbn", "anbncn", "anbn_sigma_star", "marked_reversal",
+    "copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation",
+]
+MemoryName = Literal["none", "stack", "queue", "deque", "superposition", "tape", "attention"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,9 +28,10 @@ class TrainConfig:
     """
 
     task: TaskName = "anbn"
-    """language to learn"""
-    objective: Literal["prediction", "tagging"] = "prediction"
-    """next-symbol prediction on members (Weiss et al. 2018) or per-prefix membership tags"""
+    """language or transduction to learn"""
+    objective: Literal["prediction", "tagging", "transduction"] = "prediction"
+    """next-symbol prediction on members (Weiss et al. 2018), per-prefix membership tags,
+    or source -> target transduction (Grefenstette et al. 2015; the transduction tasks)"""
     train_length: int = 64
     """tagging only: length of every training string"""
     eval_lengths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
@@ -38,6 +44,8 @@ class TrainConfig:
     """a^n b^n Sigma* only: longest random suffix"""
     alphabet: str = "ab"
     """marked_reversal only: the symbols of w"""
+    symbols: int = 128
+    """copy, reversal, bigram_flip only: number of source symbols"""
     cell: CellName = "lstm"
     activation: Literal["tanh", "relu", "saturated"] = "tanh"
     """elman only"""
@@ -53,6 +61,13 @@ class TrainConfig:
     """qrnn only: whole-sequence recurrence; None = backend default"""
     hidden: int = 10
     layers: int = 1
+    memory: MemoryName = "none"
+    """memory attached to the cell (layers): a stratified stack/queue/deque, a superposition
+    stack, a tape, or attention over an encoder of the same architecture"""
+    memory_width: int = 8
+    """value width of stack, queue, deque, superposition and tape cells"""
+    attention_score: Literal["dot", "additive"] = "dot"
+    attention_fusion: Literal["early", "late"] = "late"
     embedding_dim: int = 3
     """0 feeds one-hot vectors"""
     hoist: bool | None = None
@@ -77,7 +92,10 @@ class TrainConfig:
             choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
             if choices and getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        positive = ("n_min", "hidden", "layers", "width", "batch_size", "steps", "num_buckets", "eval_n_max", "log_every")
+        positive = (
+            "n_min", "hidden", "layers", "width", "batch_size", "steps", "num_buckets", "eval_n_max", "log_every",
+            "symbols", "memory_width",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -86,6 +104,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.objective == "tagging" and self.task not in TAGGING_TASKS:
             raise ValueError(f"objective 'tagging' needs a task in {sorted(TAGGING_TASKS)}, got {self.task!r}")
+        if (self.objective == "transduction") != (self.task in TRANSDUCTIONS):
+            raise ValueError(
+                f"the transduction tasks {sorted(TRANSDUCTIONS)} go with objective 'transduction' and only they do; "
+                f"got task {self.task!r} with objective {self.objective!r}"
+            )
+        if self.task in ("svo_sov", "gender_conjugation") and self.n_min < 5:
+            raise ValueError(f"{self.task} sentences have at least 5 words: n_min must be >= 5, got {self.n_min}")
         if self.train_length < 2 or any(n < 2 for n in self.eval_lengths):
             raise ValueError(f"train_length and eval_lengths must be >= 2, got {self.train_length}, {self.eval_lengths}")
         if self.n_max < self.n_min:
@@ -104,12 +129,38 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
-def build_language(cfg: TrainConfig) -> Language:
+def build_task(cfg: TrainConfig) -> Language | TaggingTask | Transduction:
+    """The task: a Language (prediction), a TaggingTask or a Transduction."""
+    if cfg.objective == "tagging":
+        return TAGGING_TASKS[cfg.task]()
+    if cfg.objective == "transduction":
+        permutation = cfg.task in ("copy", "reversal", "bigram_flip")
+        return TRANSDUCTIONS[cfg.task](cfg.symbols) if permutation else TRANSDUCTIONS[cfg.task]()
     if cfg.task == "anbn_sigma_star":
         return LANGUAGES[cfg.task](max_suffix=cfg.max_suffix)
     if cfg.task == "marked_reversal":
         return LANGUAGES[cfg.task](cfg.alphabet)
     return LANGUAGES[cfg.task]()
+
+
+def longest_sequence(cfg: TrainConfig, task, training: bool) -> int:
+    """The longest token sequence a model reads in training (``training``) or in
+    evaluation: what a memory's capacity must hold."""
+    if cfg.objective == "tagging":
+        return cfg.train_length if training else max(cfg.eval_lengths)
+    n = cfg.n_max if training else max(2 * cfg.n_max, cfg.eval_n_max)
+    return 8 * math.ceil(task.max_length(n) / 8) + 1  # length buckets pad to multiples of 8; +1 start symbol
+
+
+def build_memory(cfg: TrainConfig) -> memory.Memory:
+    m = cfg.memory_width
+    return {
+        "stack": lambda: memory.stack(m),
+        "queue": lambda: memory.queue(m),
+        "deque": lambda: memory.deque(m),
+        "superposition": lambda: memory.superposition_stack(m),
+        "tape": lambda: memory.tape(m),
+    }[cfg.memory]()
 
 
 def build_cell(cfg: TrainConfig) -> cells.Cell:
@@ -127,11 +178,19 @@ def build_cell(cfg: TrainConfig) -> cells.Cell:
     return layer() if cfg.layers == 1 else cells.stack(*(layer() for _ in range(cfg.layers)))
 
 
-def build_model(cfg: TrainConfig) -> tuple[Language | TaggingTask, SequenceModel]:
-    """The task (a Language, or a TaggingTask for the tagging objective) and the model."""
-    if cfg.objective == "tagging":
-        task = TAGGING_TASKS[cfg.task]()
-        return task, SequenceModel(build_cell(cfg), task.vocab_size, task.num_labels, cfg.embedding_dim or None)
-    language = build_language(cfg)
-    model = SequenceModel(build_cell(cfg), language.vocab_size, language.vocab_size, cfg.embedding_dim or None)
-    return language, model
+def build_model(cfg: TrainConfig, training: bool = False) -> tuple[Language | TaggingTask | Transduction, SequenceModel]:
+    """The task and the model. A memory's capacity is the longest sequence of
+    training (``training``) or of evaluation; parameters do not depend on it."""
+    task = build_task(cfg)
+    num_outputs = task.num_labels if cfg.objective == "tagging" else task.vocab_size
+    embedding = cfg.embedding_dim or None
+    if cfg.memory == "attention":
+        separator = task.separator if cfg.objective == "transduction" else -1
+        return task, EncoderDecoder(
+            build_cell(cfg), build_cell(cfg), task.vocab_size, num_outputs, separator, embedding,
+            cfg.attention_score, cfg.attention_fusion,
+        )
+    cell = build_cell(cfg)
+    if cfg.memory != "none":
+        cell = memory.augment(cell, build_memory(cfg), longest_sequence(cfg, task, training))
+    return task, SequenceModel(cell, task.vocab_size, num_outputs, embedding)

@@ -20,7 +20,7 @@ from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
 from rnnjax.models import SequenceModel
-from rnnjax.tasks import Language, TaggingTask, next_symbol_accuracy, prediction_example
+from rnnjax.tasks import Language, TaggingTask, Transduction, next_symbol_accuracy, prediction_example, target_mask
 from rnnjax.train.checkpoint import PopulationCheckpointer
 from rnnjax.train.config import TrainConfig, build_model
 
@@ -149,9 +149,28 @@ def tagging_loss(model: SequenceModel, task: TaggingTask, batch_size: int, lengt
     return loss_fn
 
 
+def transduction_loss(model: SequenceModel, task: Transduction, batch_size: int, max_len: int):
+    """``(params, key, n_lo, n_hi) -> (loss, accuracy)`` of teacher-forced transduction
+    on a batch with source lengths in ``[n_lo, n_hi]``: mean cross-entropy over the
+    target symbols and final EOS, and the per-symbol accuracy there."""
+
+    def loss_fn(params, key, n_lo, n_hi):
+        keys = jax.random.split(key, batch_size)
+        tokens, n = jax.vmap(task.sample, (0, None, None, None))(keys, n_lo, n_hi, max_len)
+        logits = jax.vmap(model.apply, (None, 0))(params, tokens[:, :-1])
+        mask = jax.vmap(target_mask, (0, None))(n, max_len - 1)
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, tokens[:, 1:])
+        correct = jnp.argmax(logits, axis=-1) == tokens[:, 1:]
+        return jnp.sum(nll * mask) / jnp.sum(mask), jnp.sum(correct * mask) / jnp.sum(mask)
+
+    return loss_fn
+
+
 def make_loss(cfg: TrainConfig, model: SequenceModel, task, bucket: Bucket):
     if cfg.objective == "tagging":
         return tagging_loss(model, task, cfg.batch_size, bucket.max_len)
+    if cfg.objective == "transduction":
+        return transduction_loss(model, task, cfg.batch_size, bucket.max_len)
     return prediction_loss(model, task, cfg.batch_size, bucket.max_len, cfg.threshold)
 
 
@@ -232,7 +251,7 @@ def _to_global(host_tree, sharding: NamedSharding):
 def member_bytes(cfg: TrainConfig) -> int:
     """Device memory one member needs in its largest train step, from XLA's own
     accounting of the compiled program (arguments + outputs + temporaries)."""
-    task, model = build_model(cfg)
+    task, model = build_model(cfg, training=True)
     step = make_train_step(make_loss(cfg, model, task, train_buckets(cfg, task)[-1]), make_optimizer(cfg))
     state = jax.eval_shape(lambda: init_state(model, cfg))
     stats = jax.jit(step).lower(state, jax.random.key(0), 1, 1).compile().memory_analysis()
@@ -270,7 +289,7 @@ def train_population(
     if len({program_key(c) for c in cfgs}) > 1:
         raise ValueError(f"members may differ only in {MEMBER_FIELDS}; these configs need separate programs")
     cfg = cfgs[0]
-    task, model = build_model(cfg)
+    task, model = build_model(cfg, training=True)
     optimizer = make_optimizer(cfg)
     sharding = population_sharding(devices)
     size = sharding.mesh.size * math.ceil(len(cfgs) / sharding.mesh.size)

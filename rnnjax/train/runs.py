@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rnnjax.eval import acceptance, counting_generalisation
+from rnnjax.eval import acceptance, counting_generalisation, transduction_accuracy
 from rnnjax.eval.generalisation import num_members
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language, TaggingTask
@@ -51,6 +51,7 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members
     """The task's metrics for each member (params with a leading member axis;
     members share every config field that evaluation reads).
 
+    Transductions: coarse and fine accuracy of greedy decoding (train and test lengths).
     Counting languages: length generalisation for n up to ``eval_n_max``:
     the largest n below which every n is correct, the fraction of n correct
     inside the training range and in ``(n_max, 2 n_max]``, and ``correct_by_n``,
@@ -58,6 +59,8 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members
     """
     if cfg.objective == "tagging":
         return tagging_generalisation(cfg, model, language, members)
+    if cfg.objective == "transduction":
+        return transduction_generalisation(cfg, model, language, members)
     if language.probes is None:
         return sampled_generalisation(cfg, model, language, members)
     results = counting_generalisation(model, members, language, cfg.eval_n_max, cfg.threshold)
@@ -73,6 +76,21 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members
         }
         for r in results
     ]
+
+
+def transduction_generalisation(cfg: TrainConfig, model, task, members, count: int = 500) -> list[dict]:
+    """Coarse and fine greedy accuracy (``eval.transduction_accuracy``) on ``count``
+    sources with n in the training range (``*_train``) and in ``(n_max, eval_n_max]``
+    (``*_test``; Grefenstette et al. train on 8-64 and test on 65-128)."""
+    metrics = [{} for _ in range(num_members(members))]
+    ranges = {"train": (cfg.n_min, cfg.n_max), "test": (cfg.n_max + 1, cfg.eval_n_max)}
+    for name, (lo, hi) in ranges.items():
+        if lo > hi:
+            continue
+        coarse, fine = transduction_accuracy(model, members, task, lo, hi, count, jax.random.key(hi))
+        for m, row in enumerate(metrics):
+            row[f"coarse_{name}"], row[f"fine_{name}"] = float(coarse[m]), float(fine[m])
+    return metrics
 
 
 def tagging_generalisation(cfg: TrainConfig, model: SequenceModel, task: TaggingTask, members, count: int = 128):
