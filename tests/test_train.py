@@ -138,7 +138,8 @@ def test_transduction_objective_trains_with_memories_and_reports_coarse_and_fine
     chex.assert_trees_all_equal_shapes(result.params, model.init(jax.random.key(0)))
     if memory != "attention":  # the memory holds the longest sequence of training (n 3), or of evaluation (n 6)
         def rows(m):
-            return max(x.shape[0] for x in jax.tree_util.tree_leaves(m.cell.initial_state(result.params["cell"])) if x.ndim)
+            state = m.cell.initial_state(result.params["cell"])
+            return max(x.shape[0] for x in jax.tree_util.tree_leaves(state) if x.ndim)
 
         assert rows(training_model) < rows(model)
     (metrics,) = evaluate(cfg, model, task, stack_members([result.params]))

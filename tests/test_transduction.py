@@ -117,7 +117,8 @@ def test_greedy_decoding_feeds_back_its_own_predictions(name):
     predictions = model.greedy(params, tokens, forced)
     fed = jnp.where(forced, tokens, jnp.concatenate([tokens[:1], predictions[:-1]]))
     np.testing.assert_array_equal(jnp.argmax(model.apply(params, fed), -1), predictions)
-    np.testing.assert_array_equal(model.greedy(params, tokens, jnp.ones_like(forced)), jnp.argmax(model.apply(params, tokens), -1))
+    teacher_forced = model.greedy(params, tokens, jnp.ones_like(forced))
+    np.testing.assert_array_equal(teacher_forced, jnp.argmax(model.apply(params, tokens), -1))
 
 
 def test_coarse_and_fine_accuracy_against_a_loop():

@@ -30,7 +30,8 @@ def init_attention(key: jax.Array, score: Score, query_dim: int, key_dim: int, h
         return {"w": init(key, (query_dim, key_dim))}
     if score == "additive":
         k_q, k_k, k_v = jax.random.split(key, 3)
-        return {"w_q": init(k_q, (query_dim, hidden)), "w_k": init(k_k, (key_dim, hidden)), "v": init(k_v, (hidden, 1))[:, 0]}
+        w_q, w_k = init(k_q, (query_dim, hidden)), init(k_k, (key_dim, hidden))
+        return {"w_q": w_q, "w_k": w_k, "v": init(k_v, (hidden, 1))[:, 0]}
     raise ValueError(f"score must be 'dot' or 'additive', got {score!r}")
 
 
@@ -60,7 +61,8 @@ def attentive(cell: Cell, keys: jax.Array, mask: jax.Array, score: Score = "dot"
     def init(key, input_dim):
         k_cell, k_att = jax.random.split(key)
         cell_input = input_dim + key_dim if fusion == "early" else input_dim
-        return {"cell": cell.init(k_cell, cell_input), "attention": init_attention(k_att, score, cell.output_dim, key_dim)}
+        attention = init_attention(k_att, score, cell.output_dim, key_dim)
+        return {"cell": cell.init(k_cell, cell_input), "attention": attention}
 
     def initial_state(params):
         dtype = jax.tree_util.tree_leaves(params["attention"])[0].dtype

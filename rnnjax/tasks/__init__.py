@@ -16,8 +16,10 @@ LANGUAGES = {
 __all__ = [
     "LANGUAGES",
     "TAGGING_TASKS",
+    "TRANSDUCTIONS",
     "Language",
     "TaggingTask",
+    "Transduction",
     "accepts",
     "anbn",
     "anbn_sigma_star",

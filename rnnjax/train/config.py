@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import typing
-from typing import Literal
+from typing import Any, Literal
 
 from rnnjax import cells, memory
 from rnnjax.models import EncoderDecoder, SequenceModel
@@ -178,8 +178,8 @@ def build_cell(cfg: TrainConfig) -> cells.Cell:
     return layer() if cfg.layers == 1 else cells.stack(*(layer() for _ in range(cfg.layers)))
 
 
-def build_model(cfg: TrainConfig, training: bool = False) -> tuple[Language | TaggingTask | Transduction, SequenceModel]:
-    """The task and the model. A memory's capacity is the longest sequence of
+def build_model(cfg: TrainConfig, training: bool = False) -> tuple[Language | TaggingTask | Transduction, Any]:
+    """The task and the model (a SequenceModel, or an EncoderDecoder with attention). A memory's capacity is the longest sequence of
     training (``training``) or of evaluation; parameters do not depend on it."""
     task = build_task(cfg)
     num_outputs = task.num_labels if cfg.objective == "tagging" else task.vocab_size
