@@ -179,8 +179,9 @@ def build_cell(cfg: TrainConfig) -> cells.Cell:
 
 
 def build_model(cfg: TrainConfig, training: bool = False) -> tuple[Language | TaggingTask | Transduction, Any]:
-    """The task and the model (a SequenceModel, or an EncoderDecoder with attention). A memory's capacity is the longest sequence of
-    training (``training``) or of evaluation; parameters do not depend on it."""
+    """The task and the model (a SequenceModel, or an EncoderDecoder for attention).
+    A memory's capacity is the longest sequence of training (``training``) or of
+    evaluation; parameters do not depend on it."""
     task = build_task(cfg)
     num_outputs = task.num_labels if cfg.objective == "tagging" else task.vocab_size
     embedding = cfg.embedding_dim or None
