@@ -157,7 +157,7 @@ def test_transduction_tasks_need_the_transduction_objective():
         dataclasses.replace(TINY, task="svo_sov", objective="transduction")
 
 
-@pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm"])
+@pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm", "transduction"])
 def test_shipped_experiments_load(name):
     experiment = load_experiment(name)
     assert experiment.arms and experiment.description and len(experiment.sweep_seeds) >= 10
@@ -235,6 +235,18 @@ def test_experiment_trains_saves_reloads_and_reuses_runs(tmp_path):
         run_experiment(experiment, tmp_path, arms=("elman",))
     with pytest.raises(FileNotFoundError, match="no finished run"):
         run_experiment(experiment, tmp_path, arms=("gru",), train_missing=False)
+
+
+def test_transduction_experiment_reports_the_paper_table_and_memory_action_plots(tmp_path):
+    experiment = load_experiment("transduction")
+    small = {"steps": 3, "n_min": 2, "n_max": 4, "eval_n_max": 6, "symbols": 4, "hidden": 4, "memory_width": 2}
+    arms = ("reversal-stack", "reversal-deque", "copy-attention")
+    runs, text = run_experiment(experiment, tmp_path, arms=arms, overrides=small, progress=False)
+    out = tmp_path / "transduction"
+    table = (out / "transduction.md").read_text()
+    assert "| reversal | stack | 1 |" in table and "| copy | attention | 1 |" in table
+    assert sorted(p.name for p in (out / "actions").glob("*.png")) == ["reversal-deque-seed0.png", "reversal-stack-seed0.png"]
+    assert "coarse_test" in text
 
 
 def test_load_experiment_names_the_available_ones():

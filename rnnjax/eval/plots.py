@@ -85,3 +85,24 @@ def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss")
     ax.set_ylabel(f"training {metric} (dotted: a member diverged)")
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_memory_actions(
+    symbols: Sequence[str], actions: dict[str, np.ndarray], depth: np.ndarray, path: str | Path, *, title: str = ""
+) -> Path:
+    """What a memory-augmented model does along one input: action strengths
+    (``name -> [T]``, e.g. push and pop) above, the memory's depth (total
+    strength held) below, with the input symbols along the x axis."""
+    positions = np.arange(len(symbols))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.18 * len(symbols)), 5), sharex=True)
+    for name, values in actions.items():
+        top.plot(positions, np.asarray(values), marker=".", linewidth=1, label=name)
+    top.set_ylim(-0.05, 1.05)
+    top.set_ylabel("strength")
+    top.legend(fontsize=8, loc="upper right")
+    top.set_title(title)
+    bottom.bar(positions, np.asarray(depth), color="grey")
+    bottom.set_ylabel("depth (sum of strengths)")
+    bottom.set_xticks(positions, list(symbols), fontsize=6, rotation=90)
+    bottom.set_xlabel("input symbol")
+    return save_figure(fig, path)

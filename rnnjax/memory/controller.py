@@ -61,3 +61,9 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
 
     name = f"{cell.name}+{memory.name}"
     return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step, remat_block=remat_block)
+
+
+def controller_actions(memory: Memory, params, ys: jax.Array) -> jax.Array:
+    """The raw actions ``[T, action_dim]`` an augmented cell (params ``params``) gave
+    ``memory`` along a run with outputs ``ys: [T, output_dim]`` (for plots)."""
+    return ys[:, : ys.shape[1] - memory.read_dim] @ params["actions"]["w"] + params["actions"]["b"]
