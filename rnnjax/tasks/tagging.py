@@ -67,3 +67,4 @@ def anbn_sigma_star_prefixes() -> TaggingTask:
 
 
 TAGGING_TASKS = {"anbn_sigma_star": anbn_sigma_star_prefixes}
+"""name -> TaggingTask builder; ``rnnjax.tasks`` adds the regular reference languages"""
