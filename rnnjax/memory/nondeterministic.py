@@ -1,0 +1,132 @@
+"""The nondeterministic stack of DuSell & Chiang (NS-RNN 2020, RNS-RNN 2022, VRNS 2023).
+
+A weighted PDA with Q states and S stack symbols (symbol 0 is the bottom, ⊥) is
+simulated by Lang's dynamic program. With action weights at step t
+
+    push    Δ[t][q,x -> r,xy]    replace  Δ[t][q,x -> r,y]    pop  Δ[t][q,x -> r,ε]
+
+the inner weights γ[i->t][q,x -> r,y] (runs from i to t that start with x on top
+in state q and end with y one level above x in state r, never below x) are
+
+    γ[i->t] = 1[i = t-1] push[t]
+            + Σ_{s,z} γ[i->t-1][q,x -> s,z] replace[t][s,z -> r,y]
+            + Σ_{k=i+1}^{t-2} Σ_u γ[i->k][q,x -> u,y] G[k][u,y -> r],
+      G[k][u,y -> r] = Σ_{s,z} γ[k->t-1][u,y -> s,z] pop[t][s,z -> r]
+
+(the pop weights are contracted with γ[k->t-1] first: the faster pop), and the
+forward weights α[t][r,y] = Σ_{i<t} Σ_{q,x} α[i][q,x] γ[i->t][q,x -> r,y]. The
+bottom-symbol fix starts at step -1: γ[-1->0] and α[-1] put ⊥ on the stack in
+state 0, so the first pushed symbol can be popped.
+
+Everything is kept in a buffer over the last W + 1 time steps (shifted by one
+each step), in the log semiring by default. W = the capacity gives the full
+stack; a smaller ``window`` D keeps only runs with i >= t - D (cost linear in
+length, and the state can be carried across chunks).
+
+Readings: RNS = α[t] normalised over (state, top symbol); NS = normalised over
+top symbols. NS normalises the actions of each (q, x) with a softmax over its
+2QS + Q choices; RNS uses unnormalised weights exp(logit). The vector variant
+(VRNS) pushes a vector v_t (sigmoid) with every push and also reads the
+expected vector of the top cell.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnnjax.memory.base import Memory
+from rnnjax.memory.semiring import LOG, REAL, Semiring
+
+
+def _split_actions(actions: jax.Array, q: int, s: int, normalised: bool):
+    """Raw actions -> log weights ``push [Q,S,Q,S]``, ``replace [Q,S,Q,S]``, ``pop [Q,S,Q]``."""
+    n = q * s * q * s
+    push = actions[:n].reshape(q, s, q * s)
+    replace = actions[n : 2 * n].reshape(q, s, q * s)
+    pop = actions[2 * n : 2 * n + q * s * q].reshape(q, s, q)
+    if normalised:
+        joint = jax.nn.log_softmax(jnp.concatenate([push, replace, pop], axis=-1), axis=-1)
+        push, replace, pop = joint[..., : q * s], joint[..., q * s : 2 * q * s], joint[..., 2 * q * s :]
+    return push.reshape(q, s, q, s), replace.reshape(q, s, q, s), pop
+
+
+def nondeterministic_stack(
+    states: int = 2,
+    symbols: int = 3,
+    *,
+    normalised: bool = False,
+    read_states: bool = True,
+    vector_width: int = 0,
+    window: int | None = None,
+    semiring: Semiring = LOG,
+) -> Memory:
+    """Args:
+      states, symbols: Q and S (symbol 0 is the bottom ⊥).
+      normalised: softmax-normalised actions per (q, x) (NS-RNN) instead of exp(logit) (RNS-RNN).
+      read_states: read the distribution over (state, top symbol) (RNS) or top symbols only (NS).
+      vector_width: m > 0 gives the vector variant (reads also the expected top vector).
+      window: D, keep only runs that start at most D steps back; None = the whole sequence.
+      semiring: LOG (default) or REAL (for tests; under- and overflows on long inputs).
+
+    State: ``(gamma [B, B, Q, S, Q, S], alpha [B, Q, S], vectors [B, m])`` over the
+    last B steps: B = D + 1 with a window, else capacity + 2 (steps -1 .. capacity).
+    """
+    for name, value in (("states", states), ("symbols", symbols)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if window is not None and (not isinstance(window, int) or window < 1):
+        raise ValueError(f"window must be a positive integer or None, got {window!r}")
+    q, s, m, sr = states, symbols, vector_width, semiring
+    n_actions = 2 * q * s * q * s + q * s * q
+
+    def to_semiring(log_weights):
+        return log_weights if sr is LOG else jnp.exp(log_weights)
+
+    def init(capacity, dtype=jnp.float32):
+        size = window + 1 if window else capacity + 2  # steps t - D .. t, or -1 .. capacity
+        gamma = jnp.full((size, size, q, s, q, s), sr.zero, dtype)
+        gamma = gamma.at[size - 2, size - 1, 0, 0, 0, 0].set(sr.one)  # γ[-1 -> 0]: ⊥ pushed in state 0
+        alpha = jnp.full((size, q, s), sr.zero, dtype)
+        alpha = alpha.at[size - 2, 0, 0].set(sr.one).at[size - 1, 0, 0].set(sr.one)
+        return gamma, alpha, jnp.zeros((size, m), dtype)
+
+    def update(state, actions):
+        gamma, alpha, vectors = state
+        push, replace, pop = (to_semiring(w) for w in _split_actions(actions, q, s, normalised))
+        size = gamma.shape[0]
+        pad = jnp.full_like(gamma[:1], sr.zero)
+        gamma = jnp.concatenate([gamma[1:, 1:], pad[:, 1:]], axis=0)
+        gamma = jnp.concatenate([gamma, jnp.full_like(gamma[:, :1], sr.zero)], axis=1)
+        alpha = jnp.concatenate([alpha[1:], jnp.full_like(alpha[:1], sr.zero)])
+        previous = gamma[:, size - 2]  # γ[i -> t-1], [i, q, x, s, z]
+        pushed = jnp.full_like(previous, sr.zero).at[size - 2].set(push)
+        replaced = sr.einsum("iqxsz,szry->iqxry", previous, replace)
+        g = sr.einsum("kuysz,szr->kuyr", previous, pop)
+        popped = sr.einsum("ikqxuy,kuyr->iqxry", gamma, g)
+        column = sr.plus(sr.plus(pushed, replaced), popped)
+        gamma = gamma.at[:, size - 1].set(column)
+        alpha = alpha.at[size - 1].set(sr.einsum("iqx,iqxry->ry", alpha, column))
+        if m:
+            vectors = jnp.concatenate([vectors[1:], jax.nn.sigmoid(actions[n_actions:])[None]])
+        return gamma, alpha, vectors
+
+    def read(state):
+        gamma, alpha, vectors = state
+        top = alpha[-1] if read_states else sr.total(alpha[-1], 0)
+        weights = top - sr.total(top, None) if sr is LOG else top / jnp.sum(top)
+        probs = jnp.exp(weights) if sr is LOG else weights
+        out = probs.reshape(-1)
+        if m:
+            # the top cell was pushed at step i + 1 onto the level of α[i]; weight of each i
+            size = gamma.shape[0]
+            per_start = sr.einsum("iqx,iqxry->i", alpha[: size - 1], gamma[: size - 1, size - 1])
+            starts = per_start - sr.total(per_start, None) if sr is LOG else per_start / jnp.sum(per_start)
+            starts = jnp.exp(starts) if sr is LOG else starts
+            out = jnp.concatenate([out, starts @ vectors[1:]])
+        return out
+
+    kind = ("NS" if normalised else "RNS") if not m else "VRNS"
+    name = f"{kind}-stack(Q={q}, S={s}{f', m={m}' if m else ''}{f', window={window}' if window else ''}, {sr.name})"
+    read_dim = (q * s if read_states else s) + m
+    return Memory(name, read_dim, n_actions + m, init, update, read)
