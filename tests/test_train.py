@@ -157,7 +157,7 @@ def test_transduction_tasks_need_the_transduction_objective():
         dataclasses.replace(TINY, task="svo_sov", objective="transduction")
 
 
-@pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm", "transduction", "extraction"])
+@pytest.mark.parametrize("name", ["counting", "doubling_lstm", "qrnn_vs_lstm", "transduction", "extraction", "cfl"])
 def test_shipped_experiments_load(name):
     experiment = load_experiment(name)
     assert experiment.arms and experiment.description and len(experiment.sweep_seeds) >= 10

@@ -125,3 +125,27 @@ def _greedy_scores(model, members, tokens, n):
         return jnp.mean(coarse), jnp.mean(fine)
 
     return jax.lax.map(scores, members)
+
+
+def cross_entropy_difference(model, members, tokens: np.ndarray, lengths: np.ndarray, lower_bounds: np.ndarray,
+                             eos: int, chunk: int = 128) -> np.ndarray:
+    """Mean over strings of the model's per-symbol cross-entropy (EOS included, nats)
+    minus the string's lower bound, per member: ``float[P]``.
+
+    ``tokens: int[N, L]`` EOS-padded, ``lengths: int[N]``, ``lower_bounds: float[N]``."""
+    totals = np.zeros(num_members(members))
+    for start in range(0, len(tokens), chunk):
+        t, n = jnp.asarray(tokens[start : start + chunk]), jnp.asarray(lengths[start : start + chunk])
+        per_string = np.asarray(_cross_entropies(model, members, t, n, eos))
+        totals += (per_string - lower_bounds[start : start + chunk][None]).sum(axis=1)
+    return totals / len(tokens)
+
+
+@partial(jax.jit, static_argnames=("model", "eos"))
+def _cross_entropies(model, members, tokens, lengths, eos):
+    def one(params, t, n):
+        inputs, targets, mask = prediction_example(t, n, eos)
+        nll = -jnp.take_along_axis(model.log_probs(params, inputs), targets[:, None], axis=-1)[:, 0]
+        return jnp.sum(nll * mask) / (n + 1)
+
+    return jax.vmap(lambda p: jax.vmap(lambda t, n: one(p, t, n))(tokens, lengths))(members)

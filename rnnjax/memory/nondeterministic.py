@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax.memory.base import Memory
-from rnnjax.memory.semiring import LOG, REAL, Semiring
+from rnnjax.memory.semiring import LOG, Semiring
 
 
 def _split_actions(actions: jax.Array, q: int, s: int, normalised: bool):

@@ -10,15 +10,24 @@ from typing import Any, Literal
 
 from rnnjax import cells, memory
 from rnnjax.models import EncoderDecoder, SequenceModel
-from rnnjax.tasks import LANGUAGES, TAGGING_TASKS, TRANSDUCTIONS, Language, TaggingTask, Transduction
+from rnnjax.tasks import (
+    LANGUAGES,
+    TAGGING_TASKS,
+    TRANSDUCTIONS,
+    Language,
+    TaggingTask,
+    Transduction,
+)
+from rnnjax.tasks.cfl import CFL_TASKS, cfl_task
 
 CellName = Literal["elman", "lstm", "gru", "qrnn", "doubling_lstm"]
 TaskName = Literal[
     "anbn", "anbncn", "anbn_sigma_star", "marked_reversal",
     "copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation",
+    "cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2",
     "tomita1", "tomita2", "tomita3", "tomita4", "tomita5", "tomita6", "tomita7", "balanced_parentheses",
 ]
-MemoryName = Literal["none", "stack", "queue", "deque", "superposition", "tape", "attention"]
+MemoryName = Literal["none", "stack", "queue", "deque", "superposition", "tape", "attention", "rns", "ns", "vrns"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +75,13 @@ class TrainConfig:
     """memory attached to the cell (layers): a stratified stack/queue/deque, a superposition
     stack, a tape, or attention over an encoder of the same architecture"""
     memory_width: int = 8
-    """value width of stack, queue, deque, superposition and tape cells"""
+    """value width of stack, queue, deque, superposition and tape cells, and of VRNS vectors"""
+    stack_states: int = 2
+    """rns, ns, vrns: PDA states Q"""
+    stack_symbols: int = 3
+    """rns, ns, vrns: stack symbols S (bottom included)"""
+    stack_window: int = 0
+    """rns, ns, vrns: keep runs at most this many steps back; 0 = the whole sequence"""
     attention_score: Literal["dot", "additive"] = "dot"
     attention_fusion: Literal["early", "late"] = "late"
     embedding_dim: int = 3
@@ -95,7 +110,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         positive = (
             "n_min", "hidden", "layers", "width", "batch_size", "steps", "num_buckets", "eval_n_max", "log_every",
-            "symbols", "memory_width",
+            "symbols", "memory_width", "stack_states", "stack_symbols",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -137,6 +152,8 @@ def build_task(cfg: TrainConfig) -> Language | TaggingTask | Transduction:
     if cfg.objective == "transduction":
         permutation = cfg.task in ("copy", "reversal", "bigram_flip")
         return TRANSDUCTIONS[cfg.task](cfg.symbols) if permutation else TRANSDUCTIONS[cfg.task]()
+    if cfg.task in CFL_TASKS:
+        return cfl_task(CFL_TASKS[cfg.task], (cfg.n_min, cfg.n_max), (cfg.n_min, cfg.eval_n_max), seed=0)
     if cfg.task == "anbn_sigma_star":
         return LANGUAGES[cfg.task](max_suffix=cfg.max_suffix)
     if cfg.task == "marked_reversal":
@@ -154,13 +171,18 @@ def longest_sequence(cfg: TrainConfig, task, training: bool) -> int:
 
 
 def build_memory(cfg: TrainConfig) -> memory.Memory:
-    m = cfg.memory_width
+    m, window = cfg.memory_width, cfg.stack_window or None
     return {
         "stack": lambda: memory.stack(m),
         "queue": lambda: memory.queue(m),
         "deque": lambda: memory.deque(m),
         "superposition": lambda: memory.superposition_stack(m),
         "tape": lambda: memory.tape(m),
+        "rns": lambda: memory.nondeterministic_stack(cfg.stack_states, cfg.stack_symbols, window=window),
+        "ns": lambda: memory.nondeterministic_stack(
+            cfg.stack_states, cfg.stack_symbols, normalised=True, read_states=False, window=window
+        ),
+        "vrns": lambda: memory.nondeterministic_stack(cfg.stack_states, cfg.stack_symbols, vector_width=m, window=window),
     }[cfg.memory]()
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from rnnjax.eval import acceptance, counting_generalisation, transduction_accuracy
+from rnnjax.eval.generalisation import cross_entropy_difference
+from rnnjax.tasks.cfl import CFLLanguage
 from rnnjax.eval.generalisation import num_members
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language, TaggingTask
@@ -51,6 +53,8 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members
     """The task's metrics for each member (params with a leading member axis;
     members share every config field that evaluation reads).
 
+    CFL tasks: the cross-entropy difference on the test set (nats per symbol above the
+    lower bound of the true distribution; ``tasks.cfl``).
     Transductions: coarse and fine accuracy of greedy decoding (train and test lengths).
     Counting languages: length generalisation for n up to ``eval_n_max``:
     the largest n below which every n is correct, the fraction of n correct
@@ -61,6 +65,12 @@ def evaluate(cfg: TrainConfig, model: SequenceModel, language: Language, members
         return tagging_generalisation(cfg, model, language, members)
     if cfg.objective == "transduction":
         return transduction_generalisation(cfg, model, language, members)
+    if isinstance(language, CFLLanguage):
+        difference = cross_entropy_difference(
+            model, members, language.test_tokens, language.test_lengths, language.test_lower_bounds, language.eos
+        )
+        return [{"cross_entropy_difference": float(d), "lower_bound": float(language.test_lower_bounds.mean())}
+                for d in difference]
     if language.probes is None:
         return sampled_generalisation(cfg, model, language, members)
     results = counting_generalisation(model, members, language, cfg.eval_n_max, cfg.threshold)
