@@ -30,10 +30,6 @@ def tomita(k: int) -> DFA:
     return DFA("01", transitions, accepting)
 
 
-def tomita_description(k: int) -> str:
-    return _TOMITA[k][0]
-
-
 def balanced_parentheses(max_depth: int) -> DFA:
     """Balanced strings over "()" whose nesting never exceeds ``max_depth``
     (states: depth 0..max_depth, then a sink)."""

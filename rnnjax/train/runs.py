@@ -18,12 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rnnjax.eval import acceptance, counting_generalisation, transduction_accuracy
-from rnnjax.eval.generalisation import cross_entropy_difference
-from rnnjax.tasks.cfl import CFLLanguage
+from rnnjax.eval import acceptance, counting_generalisation, cross_entropy_difference, transduction_accuracy
 from rnnjax.eval.generalisation import num_members
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import Language, TaggingTask
+from rnnjax.tasks.cfl import CFLLanguage
 from rnnjax.train.config import TrainConfig, build_model
 
 
