@@ -17,6 +17,7 @@ picks pool entries with length in the bucket).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -108,10 +109,13 @@ class CFLLanguage(Language):
     """``-log p(w) / (ℓ + 1)`` per test string (nats per symbol)"""
 
 
+@functools.lru_cache(maxsize=16)
 def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int] = (40, 100),
              pool: int = 4096, test_size: int = 512, seed: int = 0) -> CFLLanguage:
     """The task ``name`` (``GRAMMARS``): a training pool with lengths uniform in
-    ``train`` and a test set with lengths uniform in ``test``."""
+    ``train`` and a test set with lengths uniform in ``test``. Cached: drawing the
+    pool takes seconds (tens at the paper's lengths) and a run builds its task
+    several times."""
     if name not in GRAMMARS:
         raise ValueError(f"no CFL task {name!r}; available: {sorted(GRAMMARS)}")
     grammar, alphabet = GRAMMARS[name]
