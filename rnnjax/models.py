@@ -32,8 +32,7 @@ class _TokenModel:
     def input_dim(self) -> int:
         return self.vocab_size if self.embedding_dim is None else self.embedding_dim
 
-    def _init_io(self, key: jax.Array, cell_output_dim: int) -> Params:
-        k_embed, k_out = jax.random.split(key)
+    def _init_io(self, k_embed: jax.Array, k_out: jax.Array, cell_output_dim: int) -> Params:
         params = {}
         if self.embedding_dim is not None:
             params["embed"] = jax.random.normal(k_embed, (self.vocab_size, self.embedding_dim))
@@ -102,8 +101,8 @@ class SequenceModel(_TokenModel):
         self._check()
 
     def init(self, key: jax.Array) -> Params:
-        k_io, k_cell = jax.random.split(key)
-        return {**self._init_io(k_io, self.cell.output_dim), "cell": self.cell.init(k_cell, self.input_dim)}
+        k_embed, k_cell, k_out = jax.random.split(key, 3)  # the key order of earlier releases: same params
+        return {**self._init_io(k_embed, k_out, self.cell.output_dim), "cell": self.cell.init(k_cell, self.input_dim)}
 
     def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
         return self.cell, params["cell"]
@@ -141,10 +140,10 @@ class EncoderDecoder(_TokenModel):
         return attentive(self.decoder, keys, mask, self.score, self.fusion)
 
     def init(self, key: jax.Array) -> Params:
-        k_io, k_enc, k_dec = jax.random.split(key, 3)
+        k_embed, k_enc, k_dec, k_out = jax.random.split(key, 4)
         decoder = self._decoder(jnp.zeros((1, self.encoder.output_dim)), jnp.ones((1,), bool))
         return {
-            **self._init_io(k_io, decoder.output_dim),
+            **self._init_io(k_embed, k_out, decoder.output_dim),
             "encoder": self.encoder.init(k_enc, self.input_dim),
             "cell": decoder.init(k_dec, self.input_dim),
         }
