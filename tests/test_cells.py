@@ -41,13 +41,9 @@ FACTORIES = {
         cells.elman(HIDDEN, hoist=hoist), memory.superposition_stack(2, stacks=2), capacity=16
     ),
     "lstm+tape": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.tape(2), capacity=16),
-    "lstm+stack-remat3": lambda hoist: memory.augment(
-        cells.lstm(HIDDEN, hoist=hoist), memory.stack(2), capacity=16, remat_block=3
-    ),
     "lstm+rns-stack": lambda hoist: memory.augment(
         cells.lstm(HIDDEN, hoist=hoist), memory.nondeterministic_stack(2, 2), capacity=16, remat_block=3
     ),
-    "gru+attention-dot-late": lambda hoist: memory.attentive(cells.gru(HIDDEN, hoist=hoist), *ENCODED, "dot", "late"),
     "lstm+attention-additive-early": lambda hoist: memory.attentive(
         cells.lstm(HIDDEN, hoist=hoist), *ENCODED, "additive", "early"
     ),

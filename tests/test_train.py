@@ -125,7 +125,7 @@ def test_tagging_objective_trains_and_reports_accuracy_by_length():
         dataclasses.replace(cfg, task="anbn")
 
 
-@pytest.mark.parametrize("memory", ["stack", "deque", "attention"])
+@pytest.mark.parametrize("memory", ["stack", pytest.param("deque", marks=pytest.mark.slow), "attention"])
 def test_transduction_objective_trains_with_memories_and_reports_coarse_and_fine_accuracy(memory):
     cfg = dataclasses.replace(
         TINY, task="copy", objective="transduction", symbols=3, n_min=1, n_max=3, eval_n_max=5, memory=memory,
@@ -237,6 +237,7 @@ def test_experiment_trains_saves_reloads_and_reuses_runs(tmp_path):
         run_experiment(experiment, tmp_path, arms=("gru",), train_missing=False)
 
 
+@pytest.mark.slow
 def test_transduction_experiment_reports_the_paper_table_and_memory_action_plots(tmp_path):
     experiment = load_experiment("transduction")
     small = {"steps": 3, "n_min": 2, "n_max": 4, "eval_n_max": 6, "symbols": 4, "hidden": 4, "memory_width": 2}
