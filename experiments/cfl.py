@@ -12,8 +12,8 @@ five models on each task.
     rnnjax train --experiment cfl      # 1 seed per arm (slow on CPU: the stack is O(n^3))
     rnnjax sweep --experiment cfl      # 10 seeds
 
-Arms are ``<task>-<model>``. Greibach's hardest context-free language is not
-among the tasks yet (see BUILD_NOTES.md).
+Arms are ``<task>-<model>``; the tasks are marked, unmarked and padded
+reversal, Dyck-2 and Greibach's hardest context-free language.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
-TASKS = ("cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2")
+TASKS = ("cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl")
 _BASE = TrainConfig(
     task="cfl_marked_reversal", n_min=40, n_max=80, eval_n_max=100, cell="lstm", hidden=20, embedding_dim=0,
     memory_width=10, stack_states=2, stack_symbols=3, learning_rate=0.005, batch_size=10, steps=2000,

@@ -2,13 +2,14 @@
 
 A string of length ℓ is drawn by choosing ℓ uniformly in a range and then
 sampling from the PCFG conditioned on that length (inside weights over lengths
-only). Every grammar here is unambiguous, so a string's PCFG probability is the
-probability of its one derivation, and the true probability of a string is
+only). The true probability of a string is
 
     p(w) = p(ℓ) · p_G(w) / P_G(length ℓ)
 
-The cross-entropy difference of a model on w is its per-symbol cross-entropy
-(EOS included) minus ``-log p(w) / (ℓ + 1)``, the per-symbol lower bound.
+where p_G(w) sums over all derivations of w (inside algorithm over the string:
+padded reversal and the hardest CFL are ambiguous). The cross-entropy
+difference of a model on w is its per-symbol cross-entropy (EOS included)
+minus ``-log p(w) / (ℓ + 1)``, the per-symbol lower bound.
 
 Training samples come from a fixed pool drawn at construction (jit-able sampling
 picks pool entries with length in the bucket).
@@ -30,7 +31,8 @@ from rnnjax.tasks.base import Language
 @dataclasses.dataclass(frozen=True)
 class PCFG:
     """Rules ``A -> rhs`` with probabilities; in ``rhs`` upper-case letters are
-    nonterminals, anything else a terminal symbol; ``"S"`` starts."""
+    nonterminals, anything else a terminal symbol; ``"S"`` starts. Chains of
+    same-span derivations (``A =>+ A`` through unit or ε rules) are not allowed."""
 
     rules: dict[str, tuple[tuple[float, str], ...]]
 
@@ -38,62 +40,177 @@ class PCFG:
         for lhs, options in self.rules.items():
             if not math.isclose(sum(p for p, _ in options), 1.0):
                 raise ValueError(f"rules of {lhs!r} must sum to 1, got {sum(p for p, _ in options)}")
+        self.schedule  # rejects same-span cycles
 
-    def inside(self, longest: int) -> dict[str, np.ndarray]:
-        """``beta[A][l]``: probability that A derives some string of length l."""
+    @functools.cached_property
+    def schedule(self) -> tuple[tuple, ...]:
+        """The order in which one span (or length) is filled: ``(A,)`` sums A's rules,
+        ``(A, r, k)`` fills symbols k.. of A's r-th rule; each item comes after the
+        items it reads on the same span: (c,) when c is read with a nullable rest, and
+        (A, r, k + 1) when symbol k is a nullable nonterminal."""
+        nullable: set[str] = set()
+        while True:
+            more = {a for a, options in self.rules.items() if any(all(c in nullable for c in rhs) for _, rhs in options)}
+            if more == nullable:
+                break
+            nullable = more
+        needs: dict[tuple, set[tuple]] = {}
+        for a, options in self.rules.items():
+            needs[(a,)] = {(a, r, 0) for r, (_, rhs) in enumerate(options) if rhs}
+            for r, (_, rhs) in enumerate(options):
+                for k, c in enumerate(rhs):
+                    needs[a, r, k] = {(a, r, k + 1)} if c in nullable and k + 1 < len(rhs) else set()
+                    if c.isupper() and all(x in nullable for x in rhs[k + 1 :]):
+                        needs[a, r, k].add((c,))
+        order: list[tuple] = []
+        done: set[tuple] = set()
+        while len(order) < len(needs):
+            ready = [item for item in needs if item not in done and needs[item] <= done]
+            if not ready:
+                raise ValueError(f"same-span derivation cycle among {sorted(i[0] for i in set(needs) - done)}")
+            order += ready
+            done.update(ready)
+        return tuple(order)
+
+    @property
+    def terminals(self) -> str:
+        return "".join(sorted({c for options in self.rules.values() for _, rhs in options for c in rhs if not c.isupper()}))
+
+    def _tables(self, shape) -> dict[tuple[str, int, int], np.ndarray]:
+        """Zero tables for symbols k.. of every rule (k < len(rhs)); the empty
+        suffix k = len(rhs) is one on the empty span/length."""
+        empty = np.zeros(shape)
+        empty[..., 0, :] = 1.0
+        return {(a, r, k): empty if k == len(rhs) else np.zeros(shape) for a, options in self.rules.items()
+                for r, (_, rhs) in enumerate(options) for k in range(len(rhs) + 1)}
+
+    def inside(self, longest: int) -> tuple[dict[str, np.ndarray], dict[tuple[str, int, int], np.ndarray]]:
+        """Inside weights over lengths 0..longest: ``beta[A][l]``, the probability
+        that A derives some string of length l, and ``suffix[A, r, k][l]``, the same
+        for symbols k.. of A's r-th rule."""
         beta = {a: np.zeros(longest + 1) for a in self.rules}
+        suffix = {key: table[:, 0] for key, table in self._tables((longest + 1, 1)).items()}
         for length in range(longest + 1):
-            for _ in range(len(self.rules) + 1):  # unit rules: settle within one length
-                for a, options in self.rules.items():
-                    beta[a][length] = sum(p * self._rhs_weights(rhs, beta, length)[length] for p, rhs in options)
-        return beta
+            for item in self.schedule:
+                if len(item) == 1:
+                    beta[item[0]][length] = sum(p * suffix[item[0], r, 0][length]
+                                                for r, (p, _) in enumerate(self.rules[item[0]]))
+                    continue
+                a, r, k = item
+                nxt, c = suffix[a, r, k + 1], self.rules[a][r][1][k]
+                if c.isupper():
+                    suffix[item][length] = beta[c][: length + 1] @ nxt[length::-1]
+                elif length:
+                    suffix[item][length] = nxt[length - 1]
+        return beta, suffix
 
-    def _rhs_weights(self, rhs: str, beta, longest: int) -> np.ndarray:
-        """Probability that ``rhs`` derives a string of each length 0..longest."""
-        out = np.zeros(longest + 1)
-        out[0] = 1.0
-        for symbol in rhs:
-            if symbol.isupper():
-                out = np.convolve(out, beta[symbol][: longest + 1])[: longest + 1]
-            else:
-                out = np.concatenate([[0.0], out[:-1]])
-        return out
-
-    def sample(self, rng: np.random.Generator, length: int, beta=None) -> tuple[str, float]:
-        """A string of exactly ``length`` drawn from the grammar conditioned on its
-        length, with its log probability under the (unconditioned) grammar."""
-        beta = beta or self.inside(length)
+    def sample(self, rng: np.random.Generator, length: int, tables=None) -> str:
+        """A string of exactly ``length`` drawn from the grammar conditioned on its length.
+        ``tables``: ``inside(L)`` for some L >= length (computed when not given)."""
+        beta, suffix = tables or self.inside(length)
         if beta["S"][length] == 0:
             raise ValueError(f"the grammar derives no string of length {length}")
-        return self._expand("S", length, beta, rng)
+        return self._expand("S", length, beta, suffix, rng)
 
-    def _expand(self, a: str, length: int, beta, rng) -> tuple[str, float]:
+    def _expand(self, a: str, length: int, beta, suffix, rng) -> str:
         options = self.rules[a]
-        weights = np.array([p * self._rhs_weights(rhs, beta, length)[length] for p, rhs in options])
-        k = int(rng.choice(len(options), p=weights / weights.sum()))
-        prob, rhs = options[k]
-        out, log_p, remaining = [], math.log(prob), length
-        for i, symbol in enumerate(rhs):
-            if not symbol.isupper():
-                out.append(symbol)
+        weights = np.array([p * suffix[a, r, 0][length] for r, (p, _) in enumerate(options)])
+        r = int(rng.choice(len(options), p=weights / weights.sum()))
+        rhs = options[r][1]
+        out, remaining = [], length
+        for k, c in enumerate(rhs):
+            if not c.isupper():
+                out.append(c)
                 remaining -= 1
                 continue
-            rest = self._rhs_weights(rhs[i + 1 :], beta, remaining)
-            split = np.array([beta[symbol][m] * rest[remaining - m] for m in range(remaining + 1)])
+            split = beta[c][: remaining + 1] * suffix[a, r, k + 1][remaining::-1]
             m = int(rng.choice(remaining + 1, p=split / split.sum()))
-            text, lp = self._expand(symbol, m, beta, rng)
-            out.append(text)
-            log_p += lp
+            out.append(self._expand(c, m, beta, suffix, rng))
             remaining -= m
-        return "".join(out), log_p
+        return "".join(out)
+
+    def log_probability(self, strings: list[str], chunk: int = 64) -> np.ndarray:
+        """``log p_G(w)`` summed over every derivation (inside algorithm over spans),
+        per string: ``float[N]``. Each matched terminal is scaled by the alphabet
+        size (and unscaled at the end) so that long strings do not underflow."""
+        codes = {c: i for i, c in enumerate(self.terminals)}
+        scale = float(len(codes))
+        out = np.empty(len(strings))
+        order = np.argsort([len(s) for s in strings], kind="stable")
+        for start in range(0, len(strings), chunk):
+            rows = order[start : start + chunk]
+            n = max(len(strings[i]) for i in rows)
+            tokens = np.full((len(rows), n), -1)
+            for row, i in enumerate(rows):
+                tokens[row, : len(strings[i])] = [codes.get(c, -2) for c in strings[i]]
+            table = self._span_inside(tokens, codes, scale)
+            lengths = np.array([len(strings[i]) for i in rows])
+            with np.errstate(divide="ignore"):
+                out[rows] = np.log(table[np.arange(len(rows)), lengths, 0]) - lengths * math.log(scale)
+        return out
+
+    def _span_inside(self, tokens: np.ndarray, codes: dict[str, int], scale: float) -> np.ndarray:
+        """``inside[b, l, i]``: probability (times scale^l) that S derives
+        ``tokens[b, i : i + l]``; tables are indexed by span length, then start."""
+        batch, n = tokens.shape
+        beta = {a: np.zeros((batch, n + 1, n + 1)) for a in self.rules}
+        suffix = self._tables((batch, n + 1, n + 1))
+        for length in range(n + 1):
+            i = np.arange(n - length + 1)
+            a = np.arange(length + 1)[:, None]
+            for item in self.schedule:
+                if len(item) == 1:
+                    beta[item[0]][:, length, i] = sum(p * suffix[item[0], r, 0][:, length, i]
+                                                      for r, (p, _) in enumerate(self.rules[item[0]]))
+                    continue
+                lhs, r, k = item
+                nxt, c = suffix[lhs, r, k + 1], self.rules[lhs][r][1][k]
+                if c.isupper():
+                    suffix[item][:, length, i] = (beta[c][:, : length + 1, : n - length + 1]
+                                                  * nxt[:, length - a, i + a]).sum(axis=1)
+                elif length:
+                    suffix[item][:, length, i] = (tokens[:, i] == codes[c]) * scale * nxt[:, length - 1, i + 1]
+        return beta["S"]
+
+
+def _continue(mean: float) -> float:
+    """Probability of one more repetition that gives a geometric count of mean ``mean``."""
+    return mean / (mean + 1)
+
+
+def _reversal(middle: tuple[tuple[float, str], ...], **extra) -> PCFG:
+    c = _continue(60)  # mean length of w: 60
+    return PCFG({"S": ((c / 2, "0S0"), (c / 2, "1S1"), *((p * (1 - c), rhs) for p, rhs in middle)), **extra})
+
+
+def _hardest_cfl() -> PCFG:
+    """Greibach's hardest CFL: blocks ``x , y , z ;`` whose y parts, joined, form a
+    Dyck-2 word after ``$``; decoys x, z may contain commas, so the y of each block
+    must be guessed (DuSell & Chiang 2020, appendix; their default parameters)."""
+    c, u, v, q, t = _continue(0.5), _continue(0.5), _continue(1), 0.25, _continue(40)
+    return PCFG({
+        "S": ((1.0, "R$QDL;"),),
+        "L": ((1.0, "M,U"),), "M": ((c, ",VM"), (1 - c, "")),  # the end of a block: , z
+        "R": ((1.0, "U,N"),), "N": ((c, "NV,"), (1 - c, "")),  # the start of a block: x ,
+        "U": ((u, "WU"), (1 - u, "")), "V": ((v, "WV"), (1 - v, "W")),
+        "W": tuple((0.2, x) for x in "()[]$"),
+        "Q": ((q, "L;R"), (1 - q, "")),  # a block boundary inside the Dyck word
+        "D": ((0.5, "DQT"), (0.5, "T")),
+        "T": ((t / 2, "(QDQ)"), (t / 2, "[QDQ]"), ((1 - t) / 2, "(Q)"), ((1 - t) / 2, "[Q]")),
+    })
 
 
 GRAMMARS = {
-    "marked_reversal": (PCFG({"S": ((0.25, "0S0"), (0.25, "1S1"), (0.5, "#"))}), "01#"),
-    "unmarked_reversal": (PCFG({"S": ((0.25, "0S0"), (0.25, "1S1"), (0.5, ""))}), "01"),
-    "padded_reversal": (PCFG({"S": ((0.25, "0S0"), (0.25, "1S1"), (0.5, "P")), "P": ((0.5, "aP"), (0.5, ""))}), "01a"),
-    "dyck2": (PCFG({"S": ((0.25, "(S)S"), (0.25, "[S]S"), (0.5, ""))}), "()[]"),
+    "marked_reversal": (_reversal(((1.0, "#"),)), "01#"),
+    "unmarked_reversal": (_reversal(((1.0, ""),)), "01"),
+    # w a^p w^R with the padding a one of w's symbols (so ambiguous), mean padding 30
+    "padded_reversal": (_reversal(((0.5, "A"), (0.5, "B")), A=((_continue(30), "0A"), (1 / 31, "")),
+                                  B=((_continue(30), "1B"), (1 / 31, ""))), "01"),
+    "dyck2": (PCFG({"S": ((0.5, "ST"), (0.5, "T")),  # mean 1 split, mean nesting depth 40
+                    "T": ((39 / 80, "(S)"), (39 / 80, "[S]"), (1 / 80, "()"), (1 / 80, "[]"))}), "()[]"),
+    "hardest_cfl": (_hardest_cfl(), "()[],;$"),
 }
+
 CFL_TASKS = {f"cfl_{name}": name for name in GRAMMARS}
 """config task name -> grammar name"""
 
@@ -120,21 +237,23 @@ def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int]
         raise ValueError(f"no CFL task {name!r}; available: {sorted(GRAMMARS)}")
     grammar, alphabet = GRAMMARS[name]
     longest = max(train[1], test[1])
-    beta = grammar.inside(longest)
+    tables = grammar.inside(longest)
+    beta = tables[0]["S"]
     rng = np.random.default_rng(seed)
 
     def draw(lo, hi, count):
-        lengths = [int(x) for x in rng.integers(lo, hi + 1, size=4 * count) if beta["S"][x] > 0][:count]
-        strings = [grammar.sample(rng, n, beta) for n in lengths]
-        possible = sum(beta["S"][n] > 0 for n in range(lo, hi + 1))
-        bounds = [-(lp - math.log(beta["S"][n]) - math.log(possible)) / (n + 1) for n, (_, lp) in zip(lengths, strings)]
+        lengths = [int(x) for x in rng.integers(lo, hi + 1, size=4 * count) if beta[x] > 0][:count]
+        strings = [grammar.sample(rng, n, tables) for n in lengths]
         tokens = np.full((count, longest), len(alphabet), np.int32)
-        for row, (s, _) in enumerate(strings):
+        for row, s in enumerate(strings):
             tokens[row, : len(s)] = [alphabet.index(c) for c in s]
-        return tokens, np.array(lengths, np.int32), np.array(bounds)
+        return tokens, np.array(lengths, np.int32), strings
 
     train_tokens, train_lengths, _ = draw(*train, pool)
-    test_tokens, test_lengths, bounds = draw(*test, test_size)
+    test_tokens, test_lengths, test_strings = draw(*test, test_size)
+    possible = sum(beta[n] > 0 for n in range(test[0], test[1] + 1))
+    log_p = grammar.log_probability(test_strings) - np.log(beta[test_lengths]) - math.log(possible)
+    bounds = -log_p / (test_lengths + 1)
     pool_tokens, pool_lengths = jnp.asarray(train_tokens), jnp.asarray(train_lengths)
 
     def sample(key, n_lo, n_hi, max_len):
@@ -145,7 +264,7 @@ def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int]
         return tokens.at[: row.shape[0]].set(row), pool_lengths[i]
 
     def is_member(s: str) -> bool:
-        raise NotImplementedError("CFL tasks are measured by cross-entropy, not membership")
+        return bool(np.isfinite(grammar.log_probability([s])[0]))
 
     def next_symbol_sets(tokens):  # every symbol allowed: next-symbol accuracy is not meaningful here
         return jnp.ones((tokens.shape[0] + 1, len(alphabet) + 1), bool)

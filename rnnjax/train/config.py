@@ -24,7 +24,7 @@ CellName = Literal["elman", "lstm", "gru", "qrnn", "doubling_lstm"]
 TaskName = Literal[
     "anbn", "anbncn", "anbn_sigma_star", "marked_reversal",
     "copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation",
-    "cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2",
+    "cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl",
     "tomita1", "tomita2", "tomita3", "tomita4", "tomita5", "tomita6", "tomita7", "balanced_parentheses",
 ]
 MemoryName = Literal["none", "stack", "queue", "deque", "superposition", "tape", "attention", "rns", "ns", "vrns"]
