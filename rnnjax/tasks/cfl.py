@@ -87,22 +87,10 @@ class PCFG:
     def inside(self, longest: int) -> tuple[dict[str, np.ndarray], dict[tuple[str, int, int], np.ndarray]]:
         """Inside weights over lengths 0..longest: ``beta[A][l]``, the probability
         that A derives some string of length l, and ``suffix[A, r, k][l]``, the same
-        for symbols k.. of A's r-th rule."""
-        beta = {a: np.zeros(longest + 1) for a in self.rules}
-        suffix = {key: table[:, 0] for key, table in self._tables((longest + 1, 1)).items()}
-        for length in range(longest + 1):
-            for item in self.schedule:
-                if len(item) == 1:
-                    beta[item[0]][length] = sum(p * suffix[item[0], r, 0][length]
-                                                for r, (p, _) in enumerate(self.rules[item[0]]))
-                    continue
-                a, r, k = item
-                nxt, c = suffix[a, r, k + 1], self.rules[a][r][1][k]
-                if c.isupper():
-                    suffix[item][length] = beta[c][: length + 1] @ nxt[length::-1]
-                elif length:
-                    suffix[item][length] = nxt[length - 1]
-        return beta, suffix
+        for symbols k.. of A's r-th rule (the span inside of a string whose every
+        position matches every terminal)."""
+        beta, suffix = self._span_inside(None, longest)
+        return {a: t[0, :, 0] for a, t in beta.items()}, {key: t[0, :, 0] for key, t in suffix.items()}
 
     def sample(self, rng: np.random.Generator, length: int, tables=None) -> str:
         """A string of exactly ``length`` drawn from the grammar conditioned on its length.
@@ -143,16 +131,19 @@ class PCFG:
             tokens = np.full((len(rows), n), -1)
             for row, i in enumerate(rows):
                 tokens[row, : len(strings[i])] = [codes.get(c, -2) for c in strings[i]]
-            table = self._span_inside(tokens, codes, scale)
+            table = self._span_inside(tokens, n, codes, scale)[0]["S"]
             lengths = np.array([len(strings[i]) for i in rows])
             with np.errstate(divide="ignore"):
                 out[rows] = np.log(table[np.arange(len(rows)), lengths, 0]) - lengths * math.log(scale)
         return out
 
-    def _span_inside(self, tokens: np.ndarray, codes: dict[str, int], scale: float) -> np.ndarray:
-        """``inside[b, l, i]``: probability (times scale^l) that S derives
-        ``tokens[b, i : i + l]``; tables are indexed by span length, then start."""
-        batch, n = tokens.shape
+    def _span_inside(self, tokens: np.ndarray | None, n: int, codes: dict[str, int] | None = None,
+                     scale: float = 1.0) -> tuple[dict, dict]:
+        """``beta[A][b, l, i]``: probability (times scale^l) that A derives
+        ``tokens[b, i : i + l]``, and ``suffix[A, r, k]`` the same for symbols k.. of
+        A's r-th rule; tables are indexed by span length, then start. ``tokens``
+        None: one string of length n in which every terminal matches everywhere."""
+        batch = 1 if tokens is None else tokens.shape[0]
         beta = {a: np.zeros((batch, n + 1, n + 1)) for a in self.rules}
         suffix = self._tables((batch, n + 1, n + 1))
         for length in range(n + 1):
@@ -169,8 +160,9 @@ class PCFG:
                     suffix[item][:, length, i] = (beta[c][:, : length + 1, : n - length + 1]
                                                   * nxt[:, length - a, i + a]).sum(axis=1)
                 elif length:
-                    suffix[item][:, length, i] = (tokens[:, i] == codes[c]) * scale * nxt[:, length - 1, i + 1]
-        return beta["S"]
+                    match = 1.0 if tokens is None else tokens[:, i] == codes[c]
+                    suffix[item][:, length, i] = match * scale * nxt[:, length - 1, i + 1]
+        return beta, suffix
 
 
 def _continue(mean: float) -> float:
