@@ -133,3 +133,61 @@ def test_bad_arguments_fail_with_the_value():
 
 def test_the_log_semiring_is_the_default():
     assert "log" in memory.nondeterministic_stack().name and LOG.zero == -jnp.inf
+
+
+@pytest.mark.parametrize("remat_block", [None, 4])
+def test_the_growing_buffer_path_equals_the_fixed_buffer_scan(remat_block, monkeypatch):
+    """From the initial state the stack's buffer grows block by block (3 blocks here);
+    same outputs, final state and gradients as scanning ``step`` over the full buffer."""
+    monkeypatch.setattr(memory.controller, "GROW_BLOCK", 4)
+    with jax.enable_x64(True):
+        cell = memory.augment(cells.lstm(5), memory.nondeterministic_stack(2, 3, vector_width=2), capacity=12,
+                              remat_block=remat_block)
+        params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), cell.init(jax.random.key(0), 3))
+        xs = jax.random.normal(jax.random.key(1), (10, 3), jnp.float64)
+        grown = jax.jit(lambda p: rnnjax.scan(cell, p, xs))
+        fixed = jax.jit(lambda p: rnnjax.scan(cell, p, xs, cell.initial_state(p)))
+        chex.assert_trees_all_close(grown(params), fixed(params), atol=1e-12)
+        assert jax.tree_util.tree_leaves(grown(params)[0])[2].shape[0] == 14  # grown to the capacity at the end
+        if remat_block:  # the recomputing backward pass
+            loss = lambda run: jax.jit(jax.grad(lambda p: jnp.sum(jnp.sin(run(p)[1]))))(params)  # noqa: E731
+            chex.assert_trees_all_close(loss(grown), loss(fixed), atol=1e-10)
+
+
+def test_grow_keeps_the_contents_and_refuses_to_shrink():
+    mem = memory.nondeterministic_stack(2, 3)
+    actions = jax.random.normal(jax.random.key(3), (6, mem.action_dim))
+    run = jax.jit(lambda state, actions: jax.lax.scan(lambda s, a: (mem.update(s, a), None), state, actions)[0])
+    small, large = run(mem.init(5), actions[:5]), run(mem.init(9), actions[:5])
+    chex.assert_trees_all_close(mem.grow(small, 9), large)
+    np.testing.assert_allclose(mem.read(run(mem.grow(small, 9), actions[5:])), mem.read(run(large, actions[5:])),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="cannot shrink a stack of capacity 9 to 5"):
+        mem.grow(large, 5)
+    assert memory.nondeterministic_stack(2, 3, window=4).grow is None
+
+
+def test_the_pytorch_baseline_of_the_benchmark_computes_the_same_reads():
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "nondeterministic_stack.py"
+    spec = importlib.util.spec_from_file_location("nondeterministic_stack_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    mem = memory.nondeterministic_stack(bench.Q, bench.S)
+    actions = jax.random.normal(jax.random.key(4), (2, 9, mem.action_dim))
+    init, update = bench.torch_rns_stack(2)
+    state, reads = init(), []
+    for t in range(9):
+        state, read = update(state, torch.from_numpy(np.array(actions[:, t])))
+        reads.append(read.numpy())
+    ours = jax.vmap(lambda a: _run(mem, a, 9))(actions)
+    np.testing.assert_allclose(np.stack(reads, 1), ours, atol=1e-5)
+
+
+def test_updates_past_the_capacity_poison_the_reads():
+    mem = memory.nondeterministic_stack(2, 3)
+    reads = _run(mem, jax.random.normal(jax.random.key(5), (5, mem.action_dim)), 3)
+    assert np.isfinite(reads[:3]).all() and np.isnan(reads[3:]).all()

@@ -38,7 +38,9 @@ class Cell:
       step: ``(params, state, u_t) -> (state, y_t: [output_dim])``.
       sequence: optional whole-sequence path ``(params, state, xs) -> (state, ys)``
         equal to scanning ``step`` (e.g. an associative scan of a linear
-        recurrence); ``rnnjax.scan`` uses it when present.
+        recurrence); ``rnnjax.scan`` uses it when present. ``state`` None means
+        the initial state, which a cell may exploit (a memory whose buffer grows
+        block by block).
       remat_block: if set, ``rnnjax.scan`` runs ``step`` in ``jax.checkpoint``-ed
         blocks of this many steps: the backward pass stores one state per block
         and recomputes the block (for cells with large states, e.g. memories,
@@ -64,10 +66,10 @@ def scan(
     in to process a long sequence in chunks. Uses ``cell.sequence`` when the
     cell has one, else ``lax.scan`` of ``step`` over ``project``.
     """
-    if state is None:
-        state = cell.initial_state(params)
     if cell.sequence is not None:
         return cell.sequence(params, state, xs)
+    if state is None:
+        state = cell.initial_state(params)
     us = cell.project(params, xs)
     return scan_steps(lambda s, u: cell.step(params, s, u), state, us, unroll, cell.remat_block)
 
@@ -88,6 +90,31 @@ def scan_steps(step, state, us, unroll: int = 1, block: int | None = None):
         return state, ys
     state, tail = jax.lax.scan(step, state, jax.tree_util.tree_map(lambda u: u[head:], us), unroll=unroll)
     return state, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
+
+
+def recomputed(f: Callable) -> Callable:
+    """``jax.checkpoint(f)`` (positional arguments) whose recomputation in the backward
+    pass runs inside a ``lax.cond``, so it starts only when the incoming cotangent is
+    there and its residuals are freed when it ends. Plain ``jax.checkpoint`` on
+    consecutive calls unrolled in Python (blocks of different shapes) saves no memory
+    on XLA:CPU: the recomputations are scheduled together (jax-ml/jax#27748)."""
+
+    @jax.custom_vjp
+    def run(*args):
+        return f(*args)
+
+    def forward(*args):
+        return f(*args), args
+
+    def backward(args, cotangent):
+        vjp = lambda args, cotangent: jax.vjp(f, *args)[1](cotangent)  # noqa: E731
+        shapes = jax.eval_shape(vjp, args, cotangent)
+        zeros = lambda *_: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # noqa: E731
+        taken = jax.lax.optimization_barrier(jnp.bool_(True))  # not a constant XLA could fold the cond away with
+        return jax.lax.cond(taken, vjp, zeros, args, cotangent)
+
+    run.defvjp(forward, backward)
+    return run
 
 
 def trace(cell: Cell, params: Params, xs: Array, state: State | None = None) -> State:
@@ -137,7 +164,7 @@ def stack(*cells: Cell) -> Cell:
     def sequence(params, state, xs):
         """Layer by layer, when every layer has a whole-sequence path."""
         new_state = []
-        for cell, p, s in zip(cells, params, state):
+        for cell, p, s in zip(cells, params, state or (None,) * len(cells)):
             s, xs = cell.sequence(p, s, xs)
             new_state.append(s)
         return tuple(new_state), xs

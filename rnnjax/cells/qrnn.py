@@ -102,7 +102,7 @@ def qrnn(hidden: int, *, width: int = 2, pooling: str = "fo", recurrence: str | 
         return (c, pending), output(c, o)
 
     def sequence(params, state, xs):
-        c0, pending = state
+        c0, pending = initial_state(params) if state is None else state
         us = project(params, xs)
         length = xs.shape[0]
         padded = jnp.pad(us, ((width - 1, width - 1), (0, 0), (0, 0)))

@@ -3,6 +3,7 @@
     state = memory.init(capacity, dtype)     # capacity: the most steps it will see
     state = memory.update(state, actions)     # actions: [memory.action_dim], raw controller outputs
     r = memory.read(state)                    # r: [memory.read_dim]
+    state = memory.grow(state, capacity)      # optional: same contents, larger capacity
 
 ``update`` applies the nonlinearities (sigmoid strengths, tanh values) itself,
 so a controller only emits ``action_dim`` numbers. Unbatched; batch with vmap.
@@ -28,6 +29,10 @@ class Memory:
       read: ``state -> r: [read_dim]``.
       action_bias: initial bias of the controller's action layer ``[action_dim]``
         (e.g. pop bias -1), or None for zeros.
+      grow: optional ``(state, capacity) -> state``, the same contents in a state for a
+        larger capacity; lets a run from the initial state start with a small buffer
+        and grow it block by block (``augment``), when the memory's cost per step
+        grows with its capacity.
     """
 
     name: str
@@ -37,3 +42,4 @@ class Memory:
     update: Callable[[Any, jax.Array], Any]
     read: Callable[[Any], jax.Array]
     action_bias: tuple[float, ...] | None = None
+    grow: Callable[[Any, int], Any] | None = None

@@ -10,8 +10,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cells.base import Cell
+from rnnjax.cells.base import Cell, recomputed, scan_steps
 from rnnjax.memory.base import Memory
+
+
+GROW_BLOCK = 16
+"""Steps per block of a growing memory's whole-sequence run when ``remat_block`` is None."""
 
 
 def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | None = 16) -> Cell:
@@ -59,8 +63,31 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         r = memory.read(mem)
         return (controller, mem, r), jnp.concatenate([h, r])
 
+    def sequence(params, state, xs):
+        """From a given state: ``scan_steps``. From the initial state (None), with a
+        memory that can ``grow``: blocks of ``remat_block or GROW_BLOCK`` steps, the
+        memory sized for the steps up to the end of each block (one compiled scan per
+        block), then grown to ``capacity``."""
+        us = project(params, xs)
+        if state is not None:
+            return scan_steps(lambda s, u: step(params, s, u), state, us, 1, remat_block)
+        block = remat_block or GROW_BLOCK
+        scan_block = lambda p, s, u: jax.lax.scan(lambda s, u: step(p, s, u), s, u)  # noqa: E731
+        scan_block = recomputed(scan_block) if remat_block else scan_block
+        dtype = params["actions"]["w"].dtype
+        length, ys = us.shape[0], []
+        state = (cell.initial_state(params["controller"]), memory.init(min(block, length), dtype),
+                 jnp.zeros((memory.read_dim,), dtype))
+        for start in range(0, length, block):
+            stop = min(start + block, length)
+            state = (state[0], memory.grow(state[1], stop), state[2])
+            state, y = scan_block(params, state, us[start:stop])
+            ys.append(y)
+        return (state[0], memory.grow(state[1], capacity), state[2]), jnp.concatenate(ys)
+
     name = f"{cell.name}+{memory.name}"
-    return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step, remat_block=remat_block)
+    return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step,
+                sequence if memory.grow else None, remat_block)
 
 
 def controller_actions(memory: Memory, params, ys: jax.Array) -> jax.Array:

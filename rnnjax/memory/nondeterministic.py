@@ -18,10 +18,12 @@ forward weights α[t][r,y] = Σ_{i<t} Σ_{q,x} α[i][q,x] γ[i->t][q,x -> r,y]. 
 bottom-symbol fix starts at step -1: γ[-1->0] and α[-1] put ⊥ on the stack in
 state 0, so the first pushed symbol can be popped.
 
-Everything is kept in a buffer over the last W + 1 time steps (shifted by one
-each step), in the log semiring by default. W = the capacity gives the full
-stack; a smaller ``window`` D keeps only runs with i >= t - D (cost linear in
-length, and the state can be carried across chunks).
+The full stack keeps γ in a buffer with one position per step (-1 .. capacity;
+each update writes the next column in place), in the log semiring by default;
+``grow`` pads it to a larger capacity, so a run from the initial state can use a
+buffer sized for the steps so far (``augment``). A ``window`` D keeps only runs
+with i >= t - D in a buffer over the last D + 1 steps, shifted by one each step
+(cost linear in length, and the state can be carried across chunks).
 
 Readings: RNS = α[t] normalised over (state, top symbol); NS = normalised over
 top symbols. NS normalises the actions of each (q, x) with a softmax over its
@@ -38,6 +40,8 @@ import jax.numpy as jnp
 from rnnjax.memory.base import Memory
 from rnnjax.memory.semiring import LOG, Semiring
 
+POP_BANDS = 4
+
 
 def _split_actions(actions: jax.Array, q: int, s: int, normalised: bool):
     """Raw actions -> log weights ``push [Q,S,Q,S]``, ``replace [Q,S,Q,S]``, ``pop [Q,S,Q]``."""
@@ -49,6 +53,23 @@ def _split_actions(actions: jax.Array, q: int, s: int, normalised: bool):
         joint = jax.nn.log_softmax(jnp.concatenate([push, replace, pop], axis=-1), axis=-1)
         push, replace, pop = joint[..., : q * s], joint[..., q * s : 2 * q * s], joint[..., 2 * q * s :]
     return push.reshape(q, s, q, s), replace.reshape(q, s, q, s), pop
+
+
+def _pop_sum(sr: Semiring, gamma: jax.Array, g: jax.Array, bands: int = POP_BANDS) -> jax.Array:
+    """The pop term ``Σ_{k,u} γ[i -> k][q,x -> u,y] G[k][u,y -> r]`` for every row i:
+    gamma ``[N, N, Q, S, Q, S]``, g ``[N, Q, S, Q]`` -> ``[N, Q, S, Q, S]``.
+
+    Buffer positions keep time order and γ[i -> k] = 0 unless i < k, so the rows are
+    cut into ``bands`` and band [lo, hi) contracts over k > lo only: (bands + 1) / (2 bands)
+    of the full square of (i, k) pairs."""
+    size = gamma.shape[0]
+    edges = sorted({round(size * j / bands) for j in range(bands + 1)})
+    parts = [
+        sr.einsum("ikqxuy,kuyr->iqxry", gamma[lo:hi, lo + 1 :], g[lo + 1 :])
+        if lo + 1 < size else jnp.full((hi - lo, *gamma.shape[2:]), sr.zero, gamma.dtype)
+        for lo, hi in zip(edges, edges[1:])
+    ]
+    return jnp.concatenate(parts)
 
 
 def nondeterministic_stack(
@@ -69,8 +90,9 @@ def nondeterministic_stack(
       window: D, keep only runs that start at most D steps back; None = the whole sequence.
       semiring: LOG (default) or REAL (for tests; under- and overflows on long inputs).
 
-    State: ``(gamma [B, B, Q, S, Q, S], alpha [B, Q, S], vectors [B, m])`` over the
-    last B steps: B = D + 1 with a window, else capacity + 2 (steps -1 .. capacity).
+    State: ``(gamma [B, B, Q, S, Q, S], alpha [B, Q, S], vectors [B, m], top)``: B
+    buffer positions (D + 1 with a window, else capacity + 2 for steps -1 .. capacity),
+    ``top`` the position of the current step.
     """
     for name, value in (("states", states), ("symbols", symbols)):
         if not isinstance(value, int) or value < 1:
@@ -86,41 +108,55 @@ def nondeterministic_stack(
     def init(capacity, dtype=jnp.float32):
         size = window + 1 if window else capacity + 2  # steps t - D .. t, or -1 .. capacity
         gamma = jnp.full((size, size, q, s, q, s), sr.zero, dtype)
-        gamma = gamma.at[size - 2, size - 1, 0, 0, 0, 0].set(sr.one)  # γ[-1 -> 0]: ⊥ pushed in state 0
         alpha = jnp.full((size, q, s), sr.zero, dtype)
-        alpha = alpha.at[size - 2, 0, 0].set(sr.one).at[size - 1, 0, 0].set(sr.one)
-        return gamma, alpha, jnp.zeros((size, m), dtype)
+        top = size - 1 if window else 1  # buffer position of step 0
+        gamma = gamma.at[top - 1, top, 0, 0, 0, 0].set(sr.one)  # γ[-1 -> 0]: ⊥ pushed in state 0
+        alpha = alpha.at[top - 1, 0, 0].set(sr.one).at[top, 0, 0].set(sr.one)
+        return gamma, alpha, jnp.zeros((size, m), dtype), jnp.asarray(top, jnp.int32)
+
+    def grow(state, capacity):
+        gamma, alpha, vectors, top = state
+        extra = capacity + 2 - gamma.shape[0]
+        if extra < 0:
+            raise ValueError(f"cannot shrink a stack of capacity {gamma.shape[0] - 2} to {capacity}")
+
+        def pad(x, axes, value=sr.zero):
+            return jnp.pad(x, [(0, extra if a in axes else 0) for a in range(x.ndim)], constant_values=value)
+
+        return pad(gamma, (0, 1)), pad(alpha, (0,)), pad(vectors, (0,), 0.0), top
 
     def update(state, actions):
-        gamma, alpha, vectors = state
+        gamma, alpha, vectors, top = state
+        if window:  # drop the oldest step; the new one goes last
+            gamma = jnp.pad(gamma[1:, 1:], [(0, 1), (0, 1)] + [(0, 0)] * 4, constant_values=sr.zero)
+            alpha = jnp.pad(alpha[1:], [(0, 1), (0, 0), (0, 0)], constant_values=sr.zero)
+            vectors = jnp.pad(vectors[1:], [(0, 1), (0, 0)])
+        else:
+            top = top + 1
         push, replace, pop = (to_semiring(w) for w in _split_actions(actions, q, s, normalised))
-        size = gamma.shape[0]
-        pad = jnp.full_like(gamma[:1], sr.zero)
-        gamma = jnp.concatenate([gamma[1:, 1:], pad[:, 1:]], axis=0)
-        gamma = jnp.concatenate([gamma, jnp.full_like(gamma[:, :1], sr.zero)], axis=1)
-        alpha = jnp.concatenate([alpha[1:], jnp.full_like(alpha[:1], sr.zero)])
-        previous = gamma[:, size - 2]  # γ[i -> t-1], [i, q, x, s, z]
-        pushed = jnp.full_like(previous, sr.zero).at[size - 2].set(push)
+        previous = jax.lax.dynamic_index_in_dim(gamma, top - 1, 1, keepdims=False)  # γ[i -> t-1], [i, q, x, s, z]
+        rows = jnp.arange(gamma.shape[0])[:, None, None, None, None]
+        pushed = jnp.where(rows == top - 1, push, sr.zero)
         replaced = sr.einsum("iqxsz,szry->iqxry", previous, replace)
         g = sr.einsum("kuysz,szr->kuyr", previous, pop)
-        popped = sr.einsum("ikqxuy,kuyr->iqxry", gamma, g)
-        column = sr.plus(sr.plus(pushed, replaced), popped)
-        gamma = gamma.at[:, size - 1].set(column)
-        alpha = alpha.at[size - 1].set(sr.einsum("iqx,iqxry->ry", alpha, column))
+        column = sr.plus(sr.plus(pushed, replaced), _pop_sum(sr, gamma, g))
+        column = jnp.where(top < gamma.shape[0], column, jnp.nan)  # past the capacity: poison, do not overwrite
+        gamma = jax.lax.dynamic_update_index_in_dim(gamma, column, top, 1)
+        alpha = jax.lax.dynamic_update_index_in_dim(alpha, sr.einsum("iqx,iqxry->ry", alpha, column), top, 0)
         if m:
-            vectors = jnp.concatenate([vectors[1:], jax.nn.sigmoid(actions[n_actions:])[None]])
-        return gamma, alpha, vectors
+            vectors = jax.lax.dynamic_update_index_in_dim(vectors, jax.nn.sigmoid(actions[n_actions:]), top, 0)
+        return gamma, alpha, vectors, top
 
     def read(state):
-        gamma, alpha, vectors = state
-        top = alpha[-1] if read_states else sr.total(alpha[-1], 0)
-        weights = top - sr.total(top, None) if sr is LOG else top / jnp.sum(top)
-        probs = jnp.exp(weights) if sr is LOG else weights
-        out = probs.reshape(-1)
+        gamma, alpha, vectors, top = state
+        current = jax.lax.dynamic_index_in_dim(alpha, top, 0, keepdims=False)
+        current = current if read_states else sr.total(current, 0)
+        weights = current - sr.total(current, None) if sr is LOG else current / jnp.sum(current)
+        out = (jnp.exp(weights) if sr is LOG else weights).reshape(-1)
         if m:
             # the top cell was pushed at step i + 1 onto the level of α[i]; weight of each i
-            size = gamma.shape[0]
-            per_start = sr.einsum("iqx,iqxry->i", alpha[: size - 1], gamma[: size - 1, size - 1])
+            column = jax.lax.dynamic_index_in_dim(gamma, top, 1, keepdims=False)[:-1]
+            per_start = sr.einsum("iqx,iqxry->i", alpha[:-1], column)
             starts = per_start - sr.total(per_start, None) if sr is LOG else per_start / jnp.sum(per_start)
             starts = jnp.exp(starts) if sr is LOG else starts
             out = jnp.concatenate([out, starts @ vectors[1:]])
@@ -129,4 +165,4 @@ def nondeterministic_stack(
     kind = ("NS" if normalised else "RNS") if not m else "VRNS"
     name = f"{kind}-stack(Q={q}, S={s}{f', m={m}' if m else ''}{f', window={window}' if window else ''}, {sr.name})"
     read_dim = (q * s if read_states else s) + m
-    return Memory(name, read_dim, n_actions + m, init, update, read)
+    return Memory(name, read_dim, n_actions + m, init, update, read, grow=None if window else grow)
