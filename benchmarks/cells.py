@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +21,7 @@ from flax import nnx
 
 import rnnjax
 from rnnjax import cells
+from timing import best_time
 
 BATCH = 32
 
@@ -57,13 +57,7 @@ def time_train_step(loss, params, hidden, length, min_seconds=2.0, max_reps=20):
 
     xs = jax.random.normal(jax.random.key(1), (BATCH, length, hidden))
     opt_state = optimizer.init(params)
-    jax.block_until_ready(step(params, opt_state, xs))
-    times = []
-    while sum(times) < min_seconds and len(times) < max_reps or len(times) < 2:
-        start = time.perf_counter()
-        params, opt_state = jax.block_until_ready(step(params, opt_state, xs))
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_time(step, params, opt_state, xs, min_seconds=min_seconds, max_reps=max_reps)
 
 
 def candidates(hidden):

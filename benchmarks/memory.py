@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +21,7 @@ import optax
 
 import rnnjax
 from rnnjax import cells, memory
+from timing import best_time, compiled_bytes
 
 BATCH, HIDDEN, WIDTH, INPUT = 32, 64, 8, 16
 
@@ -56,15 +56,8 @@ def measure(cell, length):
         return optax.apply_updates(params, updates), opt_state
 
     opt_state = optimizer.init(params)
-    stats = step.lower(params, opt_state).compile().memory_analysis()
-    jax.block_until_ready(step(params, opt_state))
-    times = []
-    while sum(times) < 1.0 or len(times) < 3:
-        start = time.perf_counter()
-        params, opt_state = jax.block_until_ready(step(params, opt_state))
-        times.append(time.perf_counter() - start)
-    nbytes = stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
-    return min(times), int(nbytes)
+    nbytes = compiled_bytes(step.lower(params, opt_state).compile())
+    return best_time(step, params, opt_state, min_reps=3), nbytes
 
 
 def main():

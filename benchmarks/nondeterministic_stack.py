@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
 
 import rnnjax
 from rnnjax import cells, memory
+from timing import best_time, compiled_bytes
 
 BATCH, HIDDEN, INPUT, Q, S = 10, 20, 4, 2, 3
 
@@ -48,16 +48,6 @@ def variants(n: int) -> dict:
     }
 
 
-def best_of(step) -> float:
-    step()
-    times = []
-    while sum(times) < 2.0 or len(times) < 3:
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure(cell, n: int, from_given_state: bool) -> tuple[float, int]:
     params = cell.init(jax.random.key(0), INPUT)
     xs = jax.random.normal(jax.random.key(1), (BATCH, n, INPUT))
@@ -67,9 +57,7 @@ def measure(cell, n: int, from_given_state: bool) -> tuple[float, int]:
         return jnp.mean(jax.vmap(lambda x: rnnjax.scan(cell, params, x, state)[1])(xs) ** 2)
 
     step = jax.jit(jax.value_and_grad(loss)).lower(params).compile()
-    stats = step.memory_analysis()
-    seconds = best_of(lambda: jax.block_until_ready(step(params)))
-    return seconds, int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
+    return best_time(step, params, min_seconds=2.0, min_reps=3), compiled_bytes(step)
 
 
 def torch_rns_stack(batch: int):
@@ -142,7 +130,7 @@ def torch_rns_seconds(n: int) -> float | None:
             outs.append(torch.cat([h, read], 1))
         torch.stack(outs, 1).pow(2).mean().backward()
 
-    return best_of(step)
+    return best_time(step, min_seconds=2.0, min_reps=3)
 
 
 def main():

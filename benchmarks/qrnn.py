@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
@@ -23,22 +22,13 @@ import jax.numpy as jnp
 import rnnjax
 from rnnjax import cells
 from rnnjax.cells.qrnn import linear_recurrence
-
-
-def best_time(fn, *args, min_seconds=1.0, max_reps=10):
-    jax.block_until_ready(fn(*args))
-    times = []
-    while (sum(times) < min_seconds and len(times) < max_reps) or len(times) < 2:
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time
 
 
 def timed(loss, args, mode):
     """``loss(*args) -> scalar``; forward, or forward+backward w.r.t. the first argument."""
     fn = jax.jit(loss if mode == "fwd" else jax.grad(loss))
-    return best_time(fn, *args)
+    return best_time(fn, *args, max_reps=10)
 
 
 def records(what, timings, baseline, batch, length, hidden):

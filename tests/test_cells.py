@@ -42,7 +42,7 @@ FACTORIES = {
     ),
     "lstm+tape": lambda hoist: memory.augment(cells.lstm(HIDDEN, hoist=hoist), memory.tape(2), capacity=16),
     "lstm+rns-stack": lambda hoist: memory.augment(
-        cells.lstm(HIDDEN, hoist=hoist), memory.nondeterministic_stack(2, 2), capacity=16, remat_block=3
+        cells.lstm(HIDDEN, hoist=hoist), memory.nondeterministic_stack(2, 2), capacity=16, remat_block=4
     ),
     "lstm+attention-additive-early": lambda hoist: memory.attentive(
         cells.lstm(HIDDEN, hoist=hoist), *ENCODED, "additive", "early"

@@ -135,23 +135,36 @@ def test_the_log_semiring_is_the_default():
     assert "log" in memory.nondeterministic_stack().name and LOG.zero == -jnp.inf
 
 
+def _grown_and_fixed(remat_block, monkeypatch):
+    """An augmented VRNS cell run from the initial state (buffer growing in blocks of
+    4: 2 blocks here) and from the given initial state (full buffer), float64."""
+    monkeypatch.setattr(memory.controller, "GROW_BLOCK", 4)
+    cell = memory.augment(cells.lstm(5), memory.nondeterministic_stack(2, 3, vector_width=2), capacity=9,
+                          remat_block=remat_block)
+    params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), cell.init(jax.random.key(0), 3))
+    xs = jax.random.normal(jax.random.key(1), (7, 3), jnp.float64)
+    grown = jax.jit(lambda p: rnnjax.scan(cell, p, xs))
+    fixed = jax.jit(lambda p: rnnjax.scan(cell, p, xs, cell.initial_state(p)))
+    return params, grown, fixed
+
+
 @pytest.mark.parametrize("remat_block", [None, 4])
 def test_the_growing_buffer_path_equals_the_fixed_buffer_scan(remat_block, monkeypatch):
-    """From the initial state the stack's buffer grows block by block (3 blocks here);
-    same outputs, final state and gradients as scanning ``step`` over the full buffer."""
-    monkeypatch.setattr(memory.controller, "GROW_BLOCK", 4)
+    """Same outputs and final state (grown to the capacity at the end); gradients of
+    the growing path are checked against finite differences in test_cells.py."""
     with jax.enable_x64(True):
-        cell = memory.augment(cells.lstm(5), memory.nondeterministic_stack(2, 3, vector_width=2), capacity=12,
-                              remat_block=remat_block)
-        params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), cell.init(jax.random.key(0), 3))
-        xs = jax.random.normal(jax.random.key(1), (10, 3), jnp.float64)
-        grown = jax.jit(lambda p: rnnjax.scan(cell, p, xs))
-        fixed = jax.jit(lambda p: rnnjax.scan(cell, p, xs, cell.initial_state(p)))
+        params, grown, fixed = _grown_and_fixed(remat_block, monkeypatch)
         chex.assert_trees_all_close(grown(params), fixed(params), atol=1e-12)
-        assert jax.tree_util.tree_leaves(grown(params)[0])[2].shape[0] == 14  # grown to the capacity at the end
-        if remat_block:  # the recomputing backward pass
-            loss = lambda run: jax.jit(jax.grad(lambda p: jnp.sum(jnp.sin(run(p)[1]))))(params)  # noqa: E731
-            chex.assert_trees_all_close(loss(grown), loss(fixed), atol=1e-10)
+        assert jax.tree_util.tree_leaves(grown(params)[0])[2].shape[0] == 11
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("remat_block", [None, 4])
+def test_the_growing_buffer_path_has_the_gradients_of_the_fixed_buffer_scan(remat_block, monkeypatch):
+    with jax.enable_x64(True):
+        params, grown, fixed = _grown_and_fixed(remat_block, monkeypatch)
+        loss = lambda run: jax.jit(jax.grad(lambda p: jnp.sum(jnp.sin(run(p)[1]))))(params)  # noqa: E731
+        chex.assert_trees_all_close(loss(grown), loss(fixed), atol=1e-10)
 
 
 def test_grow_keeps_the_contents_and_refuses_to_shrink():
@@ -167,13 +180,14 @@ def test_grow_keeps_the_contents_and_refuses_to_shrink():
     assert memory.nondeterministic_stack(2, 3, window=4).grow is None
 
 
-def test_the_pytorch_baseline_of_the_benchmark_computes_the_same_reads():
+def test_the_pytorch_baseline_of_the_benchmark_computes_the_same_reads(monkeypatch):
     torch = pytest.importorskip("torch")
     import importlib.util
     import pathlib
 
-    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "nondeterministic_stack.py"
-    spec = importlib.util.spec_from_file_location("nondeterministic_stack_benchmark", path)
+    benchmarks = pathlib.Path(__file__).parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))
+    spec = importlib.util.spec_from_file_location("nondeterministic_stack_benchmark", benchmarks / "nondeterministic_stack.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     mem = memory.nondeterministic_stack(bench.Q, bench.S)
