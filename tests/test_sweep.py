@@ -87,13 +87,15 @@ def test_shape_changing_values_make_programs_and_the_rest_share_one(tmp_path):
 
 def test_diverged_members_are_counted_and_left_out_of_aggregates():
     def run(seed, n, diverged_at=None):
-        results = {"arm": "a", "label": "", "largest_correct_n": n, "final_loss": 0.1 * n, "diverged_at": diverged_at}
+        results = {"arm": "a", "label": "", "largest_correct_n": n, "final_loss": 0.1 * n,
+                   "cross_entropy_difference": 0.01 * n, "diverged_at": diverged_at}
         return SimpleNamespace(config=dataclasses.replace(TINY, seed=seed), results=results)
 
     (row,) = summarise([run(0, 10), run(1, 30), run(2, 1000, diverged_at=7)])
     assert row["seeds"] == 3 and row["diverged"] == 1
     assert row["largest_correct_n median"] == 20 and row["largest_correct_n best"] == 30
     assert row["final_loss best"] == pytest.approx(1.0)
+    assert row["cross_entropy_difference best"] == pytest.approx(0.1)
 
 
 def test_sweep_writes_hparams_and_report(tmp_path):

@@ -42,7 +42,7 @@ MEMBER_HPARAMS = {"learning_rate", "clip_norm"}
 
 
 def _lower_is_better(metric: str) -> bool:
-    return metric.endswith("loss")
+    return metric.endswith(("loss", "cross_entropy_difference"))
 
 
 def summarise(runs: Sequence) -> list[dict]:
