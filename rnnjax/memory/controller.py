@@ -42,10 +42,14 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         bias = jnp.asarray(memory.action_bias or (0.0,) * memory.action_dim, w.dtype)
         return {"controller": cell.init(k_cell, input_dim + memory.read_dim), "actions": {"w": w, "b": bias}}
 
-    def initial_state(params):
+    def initial_state(params, memory_capacity=capacity):
         dtype = params["actions"]["w"].dtype
         controller = cell.initial_state(params["controller"])
-        return controller, memory.init(capacity, dtype), jnp.zeros((memory.read_dim,), dtype)
+        return controller, memory.init(memory_capacity, dtype), jnp.zeros((memory.read_dim,), dtype)
+
+    def grown(state, memory_capacity):
+        controller, mem, previous = state
+        return controller, memory.grow(mem, memory_capacity), previous
 
     def project(params, xs):
         if xs.shape[0] > capacity:
@@ -74,16 +78,13 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         block = remat_block or GROW_BLOCK
         scan_block = lambda p, s, u: jax.lax.scan(lambda s, u: step(p, s, u), s, u)  # noqa: E731
         scan_block = recomputed(scan_block) if remat_block else scan_block
-        dtype = params["actions"]["w"].dtype
         length, ys = us.shape[0], []
-        state = (cell.initial_state(params["controller"]), memory.init(min(block, length), dtype),
-                 jnp.zeros((memory.read_dim,), dtype))
+        state = initial_state(params, min(block, length))
         for start in range(0, length, block):
             stop = min(start + block, length)
-            state = (state[0], memory.grow(state[1], stop), state[2])
-            state, y = scan_block(params, state, us[start:stop])
+            state, y = scan_block(params, grown(state, stop), us[start:stop])
             ys.append(y)
-        return (state[0], memory.grow(state[1], capacity), state[2]), jnp.concatenate(ys)
+        return grown(state, capacity), jnp.concatenate(ys)
 
     name = f"{cell.name}+{memory.name}"
     return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step,
