@@ -18,10 +18,10 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from timing import best_time
 
 import rnnjax
 from rnnjax import cells
-from timing import best_time
 
 BATCH = 32
 
@@ -64,12 +64,14 @@ def candidates(hidden):
     """name -> (loss, params, baseline name or None)."""
     out = {}
     for hoist in (False, True):
-        out[f"rnnjax.lstm(hoist={hoist})"] = (*make_rnnjax(cells.lstm(hidden, hoist=hoist), hidden), "flax.OptimizedLSTMCell")
+        lstm = make_rnnjax(cells.lstm(hidden, hoist=hoist), hidden)
+        out[f"rnnjax.lstm(hoist={hoist})"] = (*lstm, "flax.OptimizedLSTMCell")
         out[f"rnnjax.gru(reset=after, hoist={hoist})"] = (
             *make_rnnjax(cells.gru(hidden, reset="after", hoist=hoist), hidden),
             "flax.GRUCell",
         )
-    out["rnnjax.gru(reset=before, hoist=False)"] = (*make_rnnjax(cells.gru(hidden, hoist=False), hidden), "flax.GRUCell")
+    gru_before = make_rnnjax(cells.gru(hidden, hoist=False), hidden)
+    out["rnnjax.gru(reset=before, hoist=False)"] = (*gru_before, "flax.GRUCell")
     out["rnnjax.elman(tanh, hoist=False)"] = (*make_rnnjax(cells.elman(hidden, hoist=False), hidden), None)
     out["flax.OptimizedLSTMCell"] = (*make_flax(nnx.OptimizedLSTMCell, hidden), None)
     out["flax.GRUCell"] = (*make_flax(nnx.GRUCell, hidden), None)

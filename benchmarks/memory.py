@@ -18,10 +18,10 @@ import json
 import jax
 import jax.numpy as jnp
 import optax
+from timing import best_time, compiled_bytes
 
 import rnnjax
 from rnnjax import cells, memory
-from timing import best_time, compiled_bytes
 
 BATCH, HIDDEN, WIDTH, INPUT = 32, 64, 8, 16
 

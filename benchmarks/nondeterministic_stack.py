@@ -28,10 +28,10 @@ import json
 
 import jax
 import jax.numpy as jnp
+from timing import best_time, compiled_bytes
 
 import rnnjax
 from rnnjax import cells, memory
-from timing import best_time, compiled_bytes
 
 BATCH, HIDDEN, INPUT, Q, S = 10, 20, 4, 2, 3
 

@@ -18,11 +18,11 @@ import platform
 
 import jax
 import jax.numpy as jnp
+from timing import best_time
 
 import rnnjax
 from rnnjax import cells
 from rnnjax.cells.qrnn import linear_recurrence
-from timing import best_time
 
 
 def timed(loss, args, mode):

@@ -18,7 +18,6 @@ reversal, Dyck-2 and Greibach's hardest context-free language.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +28,18 @@ from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
 TASKS = ("cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl")
-_BASE = TrainConfig(
+_BASE = TrainConfig.of(
     task="cfl_marked_reversal", n_min=40, n_max=80, eval_n_max=100, cell="lstm", hidden=20, embedding_dim=0,
-    memory_width=10, stack_states=2, stack_symbols=3, learning_rate=0.005, batch_size=10, steps=2000,
-    num_buckets=4, log_every=50,
+    learning_rate=0.005, batch_size=10, steps=2000, num_buckets=4, log_every=50,
 )
 MODELS = {
     "lstm": dict(),
-    "stack": dict(memory="stack"),
-    "superposition": dict(memory="superposition"),
-    "ns": dict(memory="ns"),
-    "rns": dict(memory="rns"),
+    "stack": dict(memory="stack", memory_width=10),
+    "superposition": dict(memory="superposition", memory_width=10),
+    "ns": dict(memory="ns", stack_states=2, stack_symbols=3),
+    "rns": dict(memory="rns", stack_states=2, stack_symbols=3),
 }
-ARMS = {f"{task}-{model}": dataclasses.replace(_BASE, task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
+ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
 
 
 def report(runs: list[Run], out_dir: Path) -> str:

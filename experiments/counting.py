@@ -16,41 +16,48 @@ b's.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
 from rnnjax.eval.plots import plot_state_traces
+from rnnjax.train.build import build_model
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
 PLOT_N = 1000
 
-_BASE = TrainConfig(hidden=10, embedding_dim=3, learning_rate=0.03, steps=3000, eval_n_max=1000)
+_BASE = TrainConfig.of(hidden=10, embedding_dim=3, learning_rate=0.03, steps=3000, eval_n_max=1000)
 ARMS = {
-    f"{cell}_{task}": dataclasses.replace(_BASE, task=task, cell=cell, n_max=n_max)
+    f"{cell}_{task}": _BASE.replace(task=task, cell=cell, n_max=n_max)
     for task, n_max in (("anbn", 99), ("anbncn", 49))
     for cell in ("lstm", "gru")
 }
 
+
 def _state_trace(run: Run, n: int) -> tuple[str, np.ndarray]:
     """The LSTM cell c (or the GRU/Elman hidden h) over ``eos a^n b^n``."""
-    tokens = jnp.asarray(np.concatenate([[run.language.eos], run.language.encode(run.language.probes(n)[0])]))
-    states = run.model.states(run.params, tokens)
-    if run.config.cell == "lstm":
-        return f"{run.arm} seed {run.config.seed}: LSTM cell state c", np.asarray(states[0])
-    return f"{run.arm} seed {run.config.seed}: {run.config.cell.upper()} hidden state h", np.asarray(states)
+    language, cell, seed = run.task.definition, run.config.model.cell, run.config.run.seed
+    tokens = jnp.asarray(np.concatenate([[language.eos], language.encode(language.probes(n)[0])]))
+    states = build_model(run.config, run.task, len(tokens)).states(run.params, tokens)  # memories sized for it
+    if run.config.model.memory != "none":
+        states = states[0]  # the controller's
+    if run.config.model.layers > 1:
+        states = states[0]  # the first layer's
+    if cell == "lstm":
+        return f"{run.arm} seed {seed}: LSTM cell state c", np.asarray(states[0])
+    return f"{run.arm} seed {seed}: {cell.upper()} hidden state h", np.asarray(states)
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
     """The first LSTM's cell state and the first GRU's hidden state over a^1000 b^1000."""
     traced = {}
     for r in runs:
-        if r.config.task == "anbn" and r.config.cell not in traced and r.results.get("diverged_at") is None:
-            traced[r.config.cell] = _state_trace(r, PLOT_N)
+        cell = r.config.model.cell
+        if r.config.task.name == "anbn" and cell not in traced and r.results.get("diverged_at") is None:
+            traced[cell] = _state_trace(r, PLOT_N)
     if not traced:
         return ""
     path = plot_state_traces(list(traced.values()), out_dir / "states_a1000b1000.png", boundaries=(PLOT_N + 1,))

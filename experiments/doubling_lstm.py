@@ -16,7 +16,6 @@ diverged members are frozen, flagged and reported, never crash the run.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from rnnjax.eval.plots import plot_training_curves
@@ -24,11 +23,11 @@ from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
-_BASE = TrainConfig(
+_BASE = TrainConfig.of(
     task="marked_reversal", alphabet="ab", n_max=20, hidden=32, embedding_dim=8, learning_rate=0.01,
     steps=2000, log_every=25, num_buckets=2,
 )
-ARMS = {cell: dataclasses.replace(_BASE, cell=cell) for cell in ("lstm", "doubling_lstm")}
+ARMS = {cell: _BASE.replace(cell=cell) for cell in ("lstm", "doubling_lstm")}
 
 
 def report(runs: list[Run], out_dir: Path) -> str:

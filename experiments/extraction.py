@@ -18,24 +18,24 @@ agreement and time of both methods) and ``dfas/<arm>-seed<k>.png`` (L* DFAs).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from rnnjax.automata import REFERENCE_LANGUAGES, DFA
+from rnnjax.automata import DFA, REFERENCE_LANGUAGES
 from rnnjax.automata.extraction import lstar, model_acceptor, quantise
+from rnnjax.eval.plots import render_dfa
 from rnnjax.eval.report import write_table
-from rnnjax.train.config import TrainConfig, build_model
+from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
 GRAMMARS = tuple(f"tomita{k}" for k in range(1, 8))
-_BASE = TrainConfig(
-    task="tomita1", objective="tagging", train_length=24, eval_lengths=(24, 64, 128), cell="gru", hidden=16,
-    embedding_dim=4, learning_rate=0.01, steps=1500, log_every=100,
+_BASE = TrainConfig.of(
+    task="tomita1", n_min=24, n_max=24, eval_lengths=(24, 64, 128), cell="gru", hidden=16, embedding_dim=4,
+    learning_rate=0.01, steps=1500, log_every=100,
 )
-ARMS = {f"{g}-{cell}": dataclasses.replace(_BASE, task=g, cell=cell) for g in GRAMMARS for cell in ("gru", "lstm")}
+ARMS = {f"{g}-{cell}": _BASE.replace(task=g, cell=cell) for g in GRAMMARS for cell in ("gru", "lstm")}
 TIME_LIMIT = 30.0
 
 
@@ -54,23 +54,24 @@ def agreement(a: DFA, b: DFA, words: list[str]) -> float:
 
 
 def extract(run: Run, out_dir: Path) -> dict:
-    target = REFERENCE_LANGUAGES[run.config.task]().minimise()
-    task, model = build_model(run.config)
-    net = model_acceptor(model, run.params, target.alphabet, start_token=len(target.alphabet))
-    rng = np.random.default_rng(run.config.seed)
+    target = REFERENCE_LANGUAGES[run.config.task.name]().minimise()
+    seed, longest = run.config.run.seed, run.config.get("eval_lengths")[-1]
+    net = model_acceptor(run.model, run.params, target.alphabet, start_token=len(target.alphabet))
+    rng = np.random.default_rng(seed)
     test = held_out(target, rng)
     train_words = ["".join(rng.choice(list(target.alphabet), int(rng.integers(0, 16)))) for _ in range(500)]
     by_lstar = lstar(net, TIME_LIMIT)
     by_quantisation = quantise(net, train_words, k=4 * target.size)
-    by_lstar.dfa.render(out_dir / "dfas" / f"{run.arm}-seed{run.config.seed}.png", f"{run.arm} L*")
+    render_dfa(by_lstar.dfa, out_dir / "dfas" / f"{run.arm}-seed{seed}.png", f"{run.arm} L*")
     return {
-        "arm": run.arm, "seed": run.config.seed, "tagging_accuracy": run.results.get(f"accuracy_T{run.config.eval_lengths[-1]}"),
+        "arm": run.arm, "seed": seed, "tagging_accuracy": run.results.get(f"accuracy_T{longest}"),
         "network_agreement": float(np.mean([net.accepts(w) == target.accepts(w) for w in test])),
         "target_states": target.size,
         "lstar_states": by_lstar.dfa.size, "lstar_agreement": agreement(by_lstar.dfa, target, test),
         "lstar_exact": by_lstar.dfa.equivalent(target), "lstar_seconds": by_lstar.seconds,
         "lstar_finished": by_lstar.finished,
-        "quantised_states": by_quantisation.dfa.size, "quantised_agreement": agreement(by_quantisation.dfa, target, test),
+        "quantised_states": by_quantisation.dfa.size,
+        "quantised_agreement": agreement(by_quantisation.dfa, target, test),
         "quantised_exact": by_quantisation.dfa.equivalent(target), "quantised_seconds": by_quantisation.seconds,
     }
 

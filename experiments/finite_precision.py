@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnjax.eval.plots import save_figure
+from rnnjax.eval.plots import save_figure, subplots
 from rnnjax.theory import compile_machine, machines
 
 # dtype -> significand bits p (implicit bit included)
@@ -141,9 +141,8 @@ def main(argv=None):
     (out / "finite_precision.md").write_text(table + "\n")
     (out / "finite_precision.json").write_text(json.dumps({"depths": depths, "departures": departures}, indent=1))
 
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     bits = np.array([PRECISIONS[d] for d in PRECISIONS])
     ax.plot(bits, [depths[d] for d in PRECISIONS], "o", markersize=8, label="measured (binary reversal)")
     ax.plot(bits, bits / 2, "--", color="grey", label="theory p/2")

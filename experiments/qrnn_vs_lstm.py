@@ -15,32 +15,30 @@ is within a few points of the majority baseline at every test length
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from rnnjax.eval.plots import save_figure
+from rnnjax.eval.plots import save_figure, subplots
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
-_BASE = TrainConfig(
-    task="anbn_sigma_star", objective="tagging", train_length=64, hidden=32, embedding_dim=8,
-    learning_rate=0.01, steps=2000, log_every=50,
+_BASE = TrainConfig.of(
+    task="anbn_sigma_star_prefixes", n_min=64, n_max=64, hidden=32, embedding_dim=8, learning_rate=0.01, steps=2000,
+    log_every=50,
 )
 ARMS = {
-    "qrnn_1layer": dataclasses.replace(_BASE, cell="qrnn", width=2, pooling="fo"),
-    "qrnn_2layer": dataclasses.replace(_BASE, cell="qrnn", width=2, pooling="fo", layers=2),
-    "lstm": dataclasses.replace(_BASE, cell="lstm"),
+    "qrnn_1layer": _BASE.replace(cell="qrnn", width=2, pooling="fo"),
+    "qrnn_2layer": _BASE.replace(cell="qrnn", width=2, pooling="fo", layers=2),
+    "lstm": _BASE.replace(cell="lstm"),
 }
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
     """Accuracy against test length per arm (median, min-max over seeds) and the majority baseline."""
-    lengths = runs[0].config.eval_lengths
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    lengths = runs[0].config.get("eval_lengths")
+    fig, ax = subplots(figsize=(8, 4.5))
     for arm in dict.fromkeys(r.arm for r in runs):
         values = np.array([[r.results[f"accuracy_T{n}"] for n in lengths] for r in runs if r.arm == arm])
         (line,) = ax.plot(lengths, np.median(values, axis=0), marker="o", label=f"{arm} ({len(values)} seeds)")

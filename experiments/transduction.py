@@ -19,7 +19,6 @@ PNGs of the push/pop strengths and memory depth along one test input.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import jax
@@ -29,25 +28,27 @@ from rnnjax import memory
 from rnnjax.cells import scan
 from rnnjax.eval.plots import plot_memory_actions
 from rnnjax.eval.report import write_table
-from rnnjax.train.config import TrainConfig, build_memory, build_model
+from rnnjax.memory import MEMORIES
+from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
 TASKS = ("copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation")
-_BASE = TrainConfig(
-    task="copy", objective="transduction", n_min=8, n_max=64, eval_n_max=128, symbols=128, cell="lstm", hidden=64,
-    embedding_dim=32, memory_width=16, learning_rate=0.003, batch_size=16, steps=3000, num_buckets=4, log_every=100,
+_BASE = TrainConfig.of(
+    task="copy", n_min=8, n_max=64, eval_n_max=128, cell="lstm", hidden=64, embedding_dim=32, learning_rate=0.003,
+    batch_size=16, steps=3000, num_buckets=4, log_every=100,
 )
 MODELS = {
     "lstm": dict(layers=2),
-    "stack": dict(memory="stack"),
-    "queue": dict(memory="queue"),
-    "deque": dict(memory="deque"),
-    "superposition": dict(memory="superposition"),
-    "attention": dict(memory="attention"),
+    "stack": dict(memory="stack", memory_width=16),
+    "queue": dict(memory="queue", memory_width=16),
+    "deque": dict(memory="deque", memory_width=16),
+    "superposition": dict(memory="superposition", memory_width=16),
+    "attention": dict(model="attention"),
 }
-ARMS = {f"{task}-{model}": dataclasses.replace(_BASE, task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
-ACTION_NAMES = {"stack": ("push", "pop"), "queue": ("push", "pop"), "deque": ("push top", "pop top", "push bottom", "pop bottom")}
+ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
+ACTION_NAMES = {"stack": ("push", "pop"), "queue": ("push", "pop"),
+                "deque": ("push top", "pop top", "push bottom", "pop bottom")}
 
 
 def paper_table(runs: list[Run], path_stem: Path) -> str:
@@ -67,17 +68,18 @@ def paper_table(runs: list[Run], path_stem: Path) -> str:
 def plot_actions(run: Run, path: Path) -> Path:
     """Push/pop strengths and depth of a stratified-memory model on one source a
     little longer than any in training."""
-    n = min(run.config.eval_n_max, run.config.n_max + 16)
-    task, model = build_model(run.config)
-    tokens, length = task.sample(jax.random.key(0), n, n, task.max_length(n))
+    cfg, model, transduction = run.config, run.model, run.task.definition
+    n = min(cfg.eval.eval_n_max, cfg.task.n_max + 16)
+    tokens, length = transduction.sample(jax.random.key(0), n, n, transduction.max_length(n))
     tokens = tokens[: 2 * int(length) + 1]
     cell, params = model.recurrence(run.params, tokens)
     _, ys = scan(cell, params, model.encode(run.params, tokens))
-    actions = jax.nn.sigmoid(memory.controller_actions(build_memory(run.config), params, ys))
+    actions = jax.nn.sigmoid(memory.controller_actions(MEMORIES[cfg.model.memory](**cfg.model.memory_options), params,
+                                                       ys))
     strengths = model.states(run.params, tokens)[1][1]
-    labels = [str(int(t)) if t < task.separator else "|" for t in tokens]
-    names = ACTION_NAMES[run.config.memory]
-    title = f"{run.arm} seed {run.config.seed}: source of length {n}, separator '|', then the fed-back target"
+    labels = [str(int(t)) if t < transduction.separator else "|" for t in tokens]
+    names = ACTION_NAMES[cfg.model.memory]
+    title = f"{run.arm} seed {cfg.run.seed}: source of length {n}, separator '|', then the fed-back target"
     return plot_memory_actions(
         labels, {name: np.asarray(actions[:, k]) for k, name in enumerate(names)}, np.asarray(strengths.sum(-1)),
         path, title=title,
@@ -88,8 +90,8 @@ def report(runs: list[Run], out_dir: Path) -> str:
     table = paper_table(runs, out_dir / "transduction")
     figures = []
     for run in runs:
-        if run.config.memory in ACTION_NAMES and run.config.task in ("copy", "reversal"):
-            figures.append(plot_actions(run, out_dir / "actions" / f"{run.arm}-seed{run.config.seed}.png"))
+        if run.config.model.memory in ACTION_NAMES and run.config.task.name in ("copy", "reversal"):
+            figures.append(plot_actions(run, out_dir / "actions" / f"{run.arm}-seed{run.config.run.seed}.png"))
     listed = "\n".join(f"- {p}" for p in figures)
     return f"Coarse and fine accuracy ({out_dir / 'transduction.md'}):\n\n{table}\n\nMemory actions:\n{listed}"
 

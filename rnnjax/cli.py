@@ -1,86 +1,100 @@
 """The ``rnnjax`` command.
 
+    rnnjax train --task anbn --cell gru --steps 500          # one ad-hoc arm -> runs/adhoc/anbn-gru/...
     rnnjax train --experiment counting [--arms lstm_anbn] [--seeds 0 1] [--steps 500 ...]
     rnnjax sweep --experiment counting [--grid learning_rate=0.01,0.03] [--resume]
     rnnjax report runs/counting
     rnnjax eval --run-dir runs/counting/lstm_anbn/seed0 [--eval-n-max 2000]
 
-Every TrainConfig field is an override flag; an unknown flag or a bad value
-fails with a message naming it.
+Every config field and every option of the registered tasks, cells, memories and
+models is a flag (``rnnjax.train.config.flags``); the choices of ``--task``,
+``--cell``, ``--memory`` and ``--model`` are the registries' names. An unknown
+flag or a bad value fails with a message naming it.
 """
 
-from __future__ import annotations
 
 import dataclasses
 import json
 import os
 import sys
-import typing
+from typing import Annotated, Literal
 
 import tyro
 
-from rnnjax.train.config import TrainConfig
+from rnnjax.train.config import NO_MEMORY, TrainConfig, flags, registries
 
-# Every TrainConfig field as an optional override; None = keep the arm's value.
-Overrides = dataclasses.make_dataclass(
-    "Overrides",
-    [(f, hint | None, dataclasses.field(default=None)) for f, hint in typing.get_type_hints(TrainConfig).items()],
-    frozen=True,
-)
-Overrides.__doc__ = TrainConfig.__doc__
+CHOICES = {"task": "task", "cell": "cell", "memory": "memory", "model": "model"}
 
 
-@dataclasses.dataclass(frozen=True)
-class Train:
-    """Train an experiment's arms x seeds (finished runs are reused), then print its report."""
-
-    experiment: str
-    """name in experiments/ or a path to an experiment .py file"""
-    arms: tuple[str, ...] = ()
-    """arms to train (default: all)"""
-    seeds: tuple[int, ...] = ()
-    """seeds (default: the experiment's; for sweep, its sweep seeds)"""
-    grid: tuple[str, ...] = ()
-    """hyper-parameter grid, e.g. --grid learning_rate=0.01,0.03 hidden=10,20 (default for sweep: the experiment's)"""
-    out: str = "runs"
-    """output root; runs go to OUT/<experiment>/<arm>/[<grid values>/]seed<k>"""
-    resume: bool = False
-    """continue unfinished programs from their latest checkpoint instead of starting them again"""
-    checkpoint_every: int = 500
-    keep: int = 3
-    """checkpoints kept per program"""
-    max_population: int | None = None
-    """members per program (default: as many as fit in half the device memory)"""
-    coordinator: str | None = None
-    """multi-host: coordinator address host:port (else read from the environment, see scripts/launch_multihost.sh)"""
-    num_processes: int | None = None
-    process_id: int | None = None
-    progress: bool = True
-    config: tyro.conf.OmitArgPrefixes[Overrides] = Overrides()
+def _overrides():
+    """Every flat config name as an optional flag (None = keep the arm's value)."""
+    kinds = registries()
+    fields = []
+    for name, flag in flags().items():
+        hint = flag.hint
+        if name in CHOICES:
+            choices = kinds[CHOICES[name]].names() + ((NO_MEMORY,) if name == "memory" else ())
+            hint = Literal[choices]
+        fields.append((name, Annotated[hint | None, tyro.conf.arg(help=flag.help)], dataclasses.field(default=None)))
+    overrides = dataclasses.make_dataclass("Overrides", fields, frozen=True)
+    overrides.__doc__ = "Config fields and options (default: the arm's, or rnnjax's for an ad-hoc run)."
+    return overrides
 
 
-@dataclasses.dataclass(frozen=True)
-class Sweep(Train):
-    """Train an experiment's sweep: arms x grid x sweep seeds, checkpointed, resumable with --resume."""
+def _commands():
+    overrides = _overrides()
+
+    @dataclasses.dataclass(frozen=True)
+    class Train:
+        """Train an experiment's arms x seeds, or one ad-hoc arm from the flags (finished runs are
+        reused), then print the report."""
+
+        experiment: str | None = None
+        """name in experiments/ or a path to an experiment .py file; none: one arm from the flags"""
+        arms: tuple[str, ...] = ()
+        """arms to train (default: all)"""
+        seeds: tuple[int, ...] = ()
+        """seeds (default: the experiment's, 0 for an ad-hoc run; for sweep, its sweep seeds)"""
+        grid: tuple[str, ...] = ()
+        """hyper-parameter grid, e.g. --grid learning_rate=0.01,0.03 hidden=10,20 (sweep default: the experiment's)"""
+        out: str = "runs"
+        """output root; runs go to OUT/<experiment>/<arm>/[<grid values>/]seed<k> (OUT/adhoc/... without one)"""
+        resume: bool = False
+        """continue unfinished programs from their latest checkpoint instead of starting them again"""
+        checkpoint_every: int = 500
+        keep: int = 3
+        """checkpoints kept per program"""
+        max_population: int | None = None
+        """members per program (default: as many as fit in half the device memory)"""
+        coordinator: str | None = None
+        """multi-host: coordinator address host:port (else from the environment, see scripts/launch_multihost.sh)"""
+        num_processes: int | None = None
+        process_id: int | None = None
+        progress: bool = True
+        config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
+
+    @dataclasses.dataclass(frozen=True)
+    class Sweep(Train):
+        """Train an experiment's sweep: arms x grid x sweep seeds, checkpointed, resumable with --resume."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Report:
+        """Write the tables (markdown, CSV) and plots of every finished run under a directory."""
+
+        sweep_dir: tyro.conf.Positional[str]
+
+    @dataclasses.dataclass(frozen=True)
+    class Eval:
+        """Re-evaluate one finished run, optionally with other evaluation settings (task options, eval_n_max)."""
+
+        run_dir: str
+        config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
+
+    return {"train": (Train, train_command), "sweep": (Sweep, train_command), "report": (Report, report_command),
+            "eval": (Eval, eval_command)}
 
 
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """Write the tables (markdown, CSV) and plots of every finished run under a sweep directory."""
-
-    sweep_dir: tyro.conf.Positional[str]
-
-
-@dataclasses.dataclass(frozen=True)
-class Eval:
-    """Re-evaluate one finished run, optionally with another n range or threshold."""
-
-    run_dir: str
-    eval_n_max: int | None = None
-    threshold: float | None = None
-
-
-def _join_hosts(args: Train) -> None:
+def _join_hosts(args) -> None:
     """``jax.distributed.initialize`` when several processes are asked for, by flags
     or by the environment (RNNJAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID or Slurm)."""
     import jax
@@ -94,15 +108,39 @@ def _join_hosts(args: Train) -> None:
     jax.distributed.initialize(coordinator, num, None if pid is None else int(pid))
 
 
-def train_command(args: Train) -> None:
+def _given(config) -> dict:
+    return {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
+
+
+def adhoc_experiment(given: dict):
+    """One arm named by its task and model (``anbn-gru``, ``copy-lstm+stack``); the other
+    given flags become a one-point grid, so each choice of them gets its own directory."""
+    from rnnjax.train.sweep import Experiment
+
+    TrainConfig.of(**given)  # every flag applies to this arm
+    base = TrainConfig.of(**{k: given[k] for k in CHOICES if k in given})
+    m = base.model
+    arm = f"{base.task.name}-{m.cell}" + (f"+{m.memory}" if m.memory != NO_MEMORY else "")
+    arm += f"-{m.name}" if m.name != "sequence" else ""
+    point = {k: (v,) for k, v in given.items() if k not in CHOICES}
+    return Experiment("adhoc", {arm: base}, seeds=(0,), sweep_seeds=(0,),
+                      description="an ad-hoc run from the command line"), point
+
+
+def train_command(args) -> None:
     from rnnjax.train.sweep import load_experiment, parse_grid, run_experiment
 
-    overrides = {k: v for k, v in dataclasses.asdict(args.config).items() if v is not None}
-    if "seed" in overrides:
+    given = _given(args.config)
+    if "seed" in given:
         raise ValueError("use --seeds to choose seeds, not --seed")
-    experiment = load_experiment(args.experiment)
-    is_sweep = isinstance(args, Sweep)
-    grid = parse_grid(args.grid) if args.grid else (experiment.grid if is_sweep else {})
+    is_sweep = type(args).__name__ == "Sweep"
+    if args.experiment is None:
+        experiment, point = adhoc_experiment(given)
+        grid, overrides = point | (parse_grid(args.grid) if args.grid else {}), {}
+    else:
+        experiment = load_experiment(args.experiment)
+        grid = parse_grid(args.grid) if args.grid else (experiment.grid if is_sweep else {})
+        overrides = given
     seeds = args.seeds or (experiment.sweep_seeds if is_sweep else experiment.seeds)
     _join_hosts(args)
     _, text = run_experiment(
@@ -121,34 +159,37 @@ def train_command(args: Train) -> None:
     print(text)
 
 
-def report_command(args: Report) -> None:
+def report_command(args) -> None:
     from rnnjax.eval.report import write_sweep_report
-    from rnnjax.train.runs import find_runs, load_run
+    from rnnjax.train.runs import find_runs, load_runs
 
     run_dirs = find_runs(args.sweep_dir)
     if not run_dirs:
         raise FileNotFoundError(f"no finished runs (results.json) under {args.sweep_dir}")
-    print(write_sweep_report([load_run(d) for d in run_dirs], args.sweep_dir))
+    print(write_sweep_report(load_runs(run_dirs), args.sweep_dir))
 
 
-def eval_command(args: Eval) -> None:
+def eval_command(args) -> None:
+    from rnnjax.eval import evaluate
+    from rnnjax.train.build import build
     from rnnjax.train.loop import stack_members
-    from rnnjax.train.runs import evaluate, load_run
+    from rnnjax.train.runs import load_run
 
+    given, table = _given(args.config), flags()
+    trained = [k for k in given if table[k].group != "eval" and table[k].option_of != "task"]
+    if trained:
+        raise ValueError(f"eval re-evaluates a trained model: {', '.join('--' + k.replace('_', '-') for k in trained)} "
+                         "would change what was trained; it takes task options and --eval-n-max")
     run = load_run(args.run_dir)
-    changes = {k: v for k, v in (("eval_n_max", args.eval_n_max), ("threshold", args.threshold)) if v is not None}
-    cfg = dataclasses.replace(run.config, **changes)
-    (result,) = evaluate(cfg, run.model, run.language, stack_members([run.params]))
-    result.pop("correct_by_n")
-    print(json.dumps(result, indent=2))
-
-
-COMMANDS = {"train": (Train, train_command), "sweep": (Sweep, train_command), "report": (Report, report_command), "eval": (Eval, eval_command)}
+    parts = build(run.config.replace(**given))
+    (result,) = evaluate(parts.task, parts.eval_model, stack_members([run.params]))
+    print(json.dumps({k: v for k, v in result.items() if k != "correct_by_n" and not isinstance(v, list)}, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
-    command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in COMMANDS.items()}, args=argv)
-    handler = next(h for cls, h in COMMANDS.values() if type(command) is cls)
+    commands = _commands()
+    command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in commands.items()}, args=argv)
+    handler = next(h for cls, h in commands.values() if type(command) is cls)
     try:
         handler(command)
     except (ValueError, FileNotFoundError) as e:

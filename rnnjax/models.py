@@ -1,19 +1,40 @@
-"""Sequence models: token encoding -> recurrence -> linear readout.
+"""Sequence models: token encoding -> recurrence -> linear readout, and their registry.
 
 ``SequenceModel`` runs one Cell over the tokens; ``EncoderDecoder`` runs an
 encoder Cell and a decoder Cell that attends over the encoder's states. Both
 map ``tokens: int[T]`` to ``logits: [T, num_outputs]`` and decode greedily.
+``MODELS`` maps names to builders ``(make_cell, vocab_size, num_outputs,
+embedding_dim, separator, **options) -> model``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, Params, scan, trace
 from rnnjax.memory.attention import Fusion, Score, attentive
+from rnnjax.registry import Registry
+
+
+class Bound(NamedTuple):
+    """A model with one member's params: the ``tasks.Predictor`` a task scores."""
+
+    model: Any
+    params: Params
+
+    def logits(self, inputs: jax.Array) -> jax.Array:
+        return self.model.apply(self.params, inputs)
+
+    def greedy(self, inputs: jax.Array, forced: jax.Array) -> jax.Array:
+        return self.model.greedy(self.params, inputs, forced)
+
+    def states(self, inputs: jax.Array):
+        return self.model.states(self.params, inputs)
 
 
 class _TokenModel:
@@ -54,6 +75,9 @@ class _TokenModel:
         cell, cell_params = self.recurrence(params, tokens)
         _, ys = scan(cell, cell_params, self.encode(params, tokens))
         return self.readout(params, ys)
+
+    def bind(self, params: Params) -> Bound:
+        return Bound(self, params)
 
     def log_probs(self, params: Params, tokens: jax.Array) -> jax.Array:
         return jax.nn.log_softmax(self.apply(params, tokens))
@@ -154,3 +178,23 @@ class EncoderDecoder(_TokenModel):
         source_length = jnp.where(is_separator.any(), jnp.argmax(is_separator), tokens.shape[0])
         mask = jnp.arange(tokens.shape[0]) < jnp.maximum(source_length, 1)
         return self._decoder(keys, mask), params["cell"]
+
+
+def sequence_model(make_cell: Callable[[], Cell], vocab_size: int, num_outputs: int, embedding_dim: int | None,
+                   separator: int) -> SequenceModel:
+    """One cell (any layers, any memory) over the tokens."""
+    return SequenceModel(make_cell(), vocab_size, num_outputs, embedding_dim)
+
+
+def attention_model(make_cell: Callable[[], Cell], vocab_size: int, num_outputs: int, embedding_dim: int | None,
+                    separator: int, *, attention_score: Score = "dot", attention_fusion: Fusion = "late"
+                    ) -> EncoderDecoder:
+    """An encoder cell and a decoder cell attending over its states at the source positions
+    (Bahdanau et al. 2015 additive or Luong et al. 2015 dot scores; early or late fusion)."""
+    return EncoderDecoder(make_cell(), make_cell(), vocab_size, num_outputs, separator, embedding_dim,
+                          attention_score, attention_fusion)
+
+
+MODELS: Registry = Registry("model")
+MODELS.register("sequence", sequence_model)
+MODELS.register("attention", attention_model)

@@ -11,8 +11,9 @@ import pytest
 from rnnjax import cells
 from rnnjax.automata import DFA, REFERENCE_LANGUAGES, balanced_parentheses, tomita, words
 from rnnjax.automata.extraction import dfa_network, lstar, model_acceptor, quantise
+from rnnjax.eval.plots import render_dfa
 from rnnjax.models import SequenceModel
-from rnnjax.tasks import TAGGING_TASKS
+from rnnjax.tasks import TASKS
 
 
 def _random_dfa(rng, states, alphabet="ab"):
@@ -119,7 +120,7 @@ def test_quantisation_with_too_few_clusters_merges_states():
 
 
 def test_render_writes_png_and_dot(tmp_path):
-    path = tomita(3).render(tmp_path / "t3.png", "tomita 3")
+    path = render_dfa(tomita(3), tmp_path / "t3.png", "tomita 3")
     assert path.exists() and path.stat().st_size > 1000
     dot = (tmp_path / "t3.dot").read_text()
     assert dot.count("doublecircle") == 3 and "start -> q0" in dot
@@ -127,7 +128,7 @@ def test_render_writes_png_and_dot(tmp_path):
 
 @pytest.mark.parametrize("name", ["tomita3", "balanced_parentheses"])
 def test_regular_tagging_labels_follow_the_dfa(name):
-    task, dfa = TAGGING_TASKS[name](), REFERENCE_LANGUAGES[name]()
+    task, dfa = TASKS[name](16, 16, 16).definition, REFERENCE_LANGUAGES[name]()
     tokens = jax.vmap(lambda k: task.sample(k, 16))(jax.random.split(jax.random.key(0), 64))
     labels = np.asarray(jax.vmap(task.labels)(tokens))
     assert (np.asarray(tokens)[:, 0] == len(dfa.alphabet)).all()
@@ -138,7 +139,7 @@ def test_regular_tagging_labels_follow_the_dfa(name):
 
 
 def test_model_acceptor_agrees_with_the_model_on_whole_strings():
-    task = TAGGING_TASKS["tomita4"]()
+    task = TASKS["tomita4"](16, 16, 16).definition
     model = SequenceModel(cells.lstm(6), task.vocab_size, 2, 3)
     params = model.init(jax.random.key(0))
     net = model_acceptor(model, params, "01", start_token=2)

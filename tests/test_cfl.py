@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnjax.tasks.cfl import GRAMMARS, PCFG, cfl_task
+from rnnjax.tasks.cfl import GRAMMARS, PCFG, draw_corpus
 
 
 def topdown_probability(grammar: PCFG, w: str) -> float:
@@ -97,16 +97,16 @@ def test_grammars_are_checked():
 
 @pytest.mark.parametrize("name", list(GRAMMARS))
 def test_task_test_set_and_lower_bounds(name):
-    task = cfl_task(name, train=(8, 12), test=(8, 16), pool=64, test_size=32)
-    lengths = task.test_lengths
+    corpus = draw_corpus(name, train=(8, 12), test=(8, 16), pool=64, test_size=32)
+    grammar, alphabet = GRAMMARS[name]
+    lengths = corpus.test_lengths
     assert ((8 <= lengths) & (lengths <= 16)).all()
-    strings = ["".join(task.alphabet[t] for t in row[:n]) for row, n in zip(task.test_tokens, lengths)]
-    assert all(task.is_member(s) for s in strings)
-    assert (task.test_tokens[np.arange(len(lengths)), np.minimum(lengths, task.test_tokens.shape[1] - 1)]
-            == len(task.alphabet))[lengths < task.test_tokens.shape[1]].all()
-    bounds = task.test_lower_bounds
+    strings = ["".join(alphabet[t] for t in row[:n]) for row, n in zip(corpus.test_tokens, lengths)]
+    assert all(np.isfinite(grammar.log_probability([s])[0]) for s in strings)
+    assert (corpus.test_tokens[np.arange(len(lengths)), np.minimum(lengths, corpus.test_tokens.shape[1] - 1)]
+            == len(alphabet))[lengths < corpus.test_tokens.shape[1]].all()
+    bounds = corpus.test_lower_bounds
     assert np.isfinite(bounds).all() and (bounds > 0).all()
-    grammar = GRAMMARS[name][0]
     beta = grammar.inside(16)[0]["S"]
     possible = sum(beta[n] > 0 for n in range(8, 17))
     i = 0

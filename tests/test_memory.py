@@ -185,7 +185,8 @@ def _reference_superposition(actions, depth, empty=-1.0, stacks=2, width=1, read
 def test_superposition_stack_equals_reference_forward_and_gradient():
     mem = memory.superposition_stack(1, stacks=2, read_top=2, depth=5)
     actions = 2.0 * jax.random.normal(jax.random.key(4), (STEPS, mem.action_dim))
-    reference = lambda a: _reference_superposition(a, depth=5)
+    def reference(a):
+        return _reference_superposition(a, depth=5)
     chex.assert_trees_all_close(_run(mem, actions), reference(actions), atol=1e-5)
     grad = jax.grad(lambda a: jnp.sum(jnp.sin(_run(mem, a))))(actions)
     chex.assert_trees_all_close(grad, jax.grad(lambda a: jnp.sum(jnp.sin(reference(a))))(actions), atol=1e-5)
@@ -218,7 +219,8 @@ def _reference_tape(actions, capacity):
         g, v = jax.nn.sigmoid(a[0]), jnp.tanh(a[1 : 1 + WIDTH])
         left, stay, right = jax.nn.softmax(a[1 + WIDTH : 4 + WIDTH])
         cells = [cells[i] * (1 - g * head[i]) + g * head[i] * v for i in range(size)]
-        get = lambda i: head[i] if 0 <= i < size else 0.0
+        def get(i):
+            return head[i] if 0 <= i < size else 0.0
         head = [left * get(i + 1) + stay * get(i) + right * get(i - 1) for i in range(size)]
         reads.append(jax.nn.sigmoid(a[4 + WIDTH]) * sum(head[i] * cells[i] for i in range(size)))
     return jnp.stack(reads)
@@ -227,14 +229,16 @@ def _reference_tape(actions, capacity):
 def test_tape_equals_reference_forward_and_gradient():
     mem = memory.tape(WIDTH)
     actions = 2.0 * jax.random.normal(jax.random.key(5), (STEPS, mem.action_dim))
-    reference = lambda a: _reference_tape(a, STEPS)
+    def reference(a):
+        return _reference_tape(a, STEPS)
     chex.assert_trees_all_close(_run(mem, actions), reference(actions), atol=1e-5)
     grad = jax.grad(lambda a: jnp.sum(jnp.sin(_run(mem, a))))(actions)
     chex.assert_trees_all_close(grad, jax.grad(lambda a: jnp.sum(jnp.sin(reference(a))))(actions), atol=1e-5)
 
 
 @settings(max_examples=30, deadline=None)
-@given(ops=st.lists(st.tuples(st.booleans(), st.sampled_from((-1, 0, 1)), st.floats(-2, 2)), min_size=STEPS, max_size=STEPS))
+@given(ops=st.lists(st.tuples(st.booleans(), st.sampled_from((-1, 0, 1)), st.floats(-2, 2)), min_size=STEPS,
+                    max_size=STEPS))
 def test_hard_tape_actions_behave_like_a_turing_machine_tape(ops):
     actions, expected, cells, position = [], [], {}, 0
     for write, move, value in ops:
@@ -245,4 +249,5 @@ def test_hard_tape_actions_behave_like_a_turing_machine_tape(ops):
             cells[position] = np.tanh(np.full(WIDTH, value))
         position += move
         expected.append(cells.get(position, np.zeros(WIDTH)))
-    np.testing.assert_allclose(_run(memory.tape(WIDTH), jnp.asarray(actions, jnp.float32)), np.stack(expected), atol=1e-5)
+    reads = _run(memory.tape(WIDTH), jnp.asarray(actions, jnp.float32))
+    np.testing.assert_allclose(reads, np.stack(expected), atol=1e-5)

@@ -187,7 +187,8 @@ def test_the_pytorch_baseline_of_the_benchmark_computes_the_same_reads(monkeypat
 
     benchmarks = pathlib.Path(__file__).parents[1] / "benchmarks"
     monkeypatch.syspath_prepend(str(benchmarks))
-    spec = importlib.util.spec_from_file_location("nondeterministic_stack_benchmark", benchmarks / "nondeterministic_stack.py")
+    path = benchmarks / "nondeterministic_stack.py"
+    spec = importlib.util.spec_from_file_location("nondeterministic_stack_benchmark", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     mem = memory.nondeterministic_stack(bench.Q, bench.S)

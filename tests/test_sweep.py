@@ -1,6 +1,5 @@
 """Sweeps: grids and programs, kill and resume, corrupted checkpoints, 8 devices, 2 processes, reports."""
 
-import dataclasses
 import json
 import os
 import random
@@ -20,11 +19,12 @@ import pytest
 
 from rnnjax.cli import main
 from rnnjax.eval.report import summarise
-from rnnjax.train import TrainConfig, train_population
+from rnnjax.train import TrainConfig, build
+from rnnjax.train.loop import train_population
 from rnnjax.train.runs import find_runs, load_run
 from rnnjax.train.sweep import Experiment, expand, parse_grid, plan_programs, population_cap
 
-TINY = TrainConfig(
+TINY = TrainConfig.of(
     hidden=4, embedding_dim=2, n_max=6, steps=30, batch_size=8, num_buckets=1, eval_n_max=8, log_every=10
 )
 REPO = Path(__file__).resolve().parents[1]
@@ -39,8 +39,8 @@ def _experiment_file(tmp_path: Path, steps: int, log_every: int = 10) -> Path:
             from rnnjax.train import TrainConfig
             from rnnjax.train.sweep import Experiment
 
-            BASE = TrainConfig(hidden=4, embedding_dim=2, n_max=6, steps={steps}, batch_size=8,
-                               num_buckets=2, eval_n_max=8, log_every={log_every})
+            BASE = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps={steps}, batch_size=8,
+                                  num_buckets=2, eval_n_max=8, log_every={log_every})
             EXPERIMENT = Experiment("tiny", {{"lstm": BASE}}, seeds=(0, 1), sweep_seeds=(0, 1, 2))
             """
         )
@@ -76,11 +76,11 @@ def test_shape_changing_values_make_programs_and_the_rest_share_one(tmp_path):
     members = expand(experiment, tmp_path, grid=grid)
     assert len(members) == 12
     assert members[0].run_dir == tmp_path / "a" / "hidden=4,learning_rate=0.01" / "seed0"
-    programs = plan_programs(members, max_population=100)
+    programs = [members for _, members in plan_programs(members, max_population=100)]
     assert [len(p) for p in programs] == [6, 6]
-    assert {m.config.hidden for m in programs[0]} == {4} and {m.config.hidden for m in programs[1]} == {5}
-    assert [len(p) for p in plan_programs(members, max_population=4)] == [4, 2, 4, 2]
-    assert population_cap(TINY) >= 1
+    assert {m.config.model.hidden for m in programs[0]} == {4} and {m.config.model.hidden for m in programs[1]} == {5}
+    assert [len(p) for _, p in plan_programs(members, max_population=4)] == [4, 2, 4, 2]
+    assert population_cap(build(TINY)) >= 1
     with pytest.raises(ValueError, match=r"unknown arms \['b'\]"):
         expand(experiment, tmp_path, arms=("b",))
 
@@ -89,7 +89,7 @@ def test_diverged_members_are_counted_and_left_out_of_aggregates():
     def run(seed, n, diverged_at=None):
         results = {"arm": "a", "label": "", "largest_correct_n": n, "final_loss": 0.1 * n,
                    "cross_entropy_difference": 0.01 * n, "diverged_at": diverged_at}
-        return SimpleNamespace(config=dataclasses.replace(TINY, seed=seed), results=results)
+        return SimpleNamespace(config=TINY.replace(seed=seed), results=results)
 
     (row,) = summarise([run(0, 10), run(1, 30), run(2, 1000, diverged_at=7)])
     assert row["seeds"] == 3 and row["diverged"] == 1
@@ -100,7 +100,8 @@ def test_diverged_members_are_counted_and_left_out_of_aggregates():
 
 def test_sweep_writes_hparams_and_report(tmp_path):
     experiment = _experiment_file(tmp_path, steps=20)
-    main(["sweep", "--experiment", str(experiment), "--out", str(tmp_path / "out"), "--grid", "learning_rate=0.01,0.05", "--no-progress"])
+    main(["sweep", "--experiment", str(experiment), "--out", str(tmp_path / "out"), "--grid", "learning_rate=0.01,0.05",
+          "--no-progress"])
     sweep_dir = tmp_path / "out" / "tiny"
     run_dirs = find_runs(sweep_dir)
     assert len(run_dirs) == 6, "2 learning rates x 3 sweep seeds"
@@ -145,7 +146,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path):
-    members = [dataclasses.replace(TINY, seed=s) for s in (0, 1)]
+    members = [TINY.replace(seed=s) for s in (0, 1)]
     reference = train_population(members, progress=False)
     train_population(members, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10, keep=3)
     assert sorted(int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()) == [10, 20, 30]
@@ -162,19 +163,21 @@ def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path):
 def test_eight_devices_give_the_results_of_one(tmp_path):
     script = textwrap.dedent(
         f"""
-        import dataclasses, jax, numpy as np
-        from rnnjax.train import TrainConfig, train_population
+        import jax, numpy as np
+        from rnnjax.train import TrainConfig
+        from rnnjax.train.loop import train_population
         assert jax.device_count() == 8, jax.devices()
-        tiny = TrainConfig(hidden=4, embedding_dim=2, n_max=6, steps=30, batch_size=8, num_buckets=1, log_every=10)
-        members = [dataclasses.replace(tiny, seed=s, learning_rate=0.01 * (s + 1)) for s in range(5)]
+        tiny = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps=30, batch_size=8, num_buckets=1, log_every=10)
+        members = [tiny.replace(seed=s, learning_rate=0.01 * (s + 1)) for s in range(5)]
         out = train_population(members, progress=False)
-        np.savez({str(tmp_path / 'eight.npz')!r}, *[np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(r.params)]) for r in out])
+        flat = [np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(r.params)]) for r in out]
+        np.savez({str(tmp_path / 'eight.npz')!r}, *flat)
         """
     )
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    members = [dataclasses.replace(TINY, seed=s, learning_rate=0.01 * (s + 1)) for s in range(5)]
+    members = [TINY.replace(seed=s, learning_rate=0.01 * (s + 1)) for s in range(5)]
     one_device = train_population(members, progress=False)
     eight = np.load(tmp_path / "eight.npz")
     for i, r in enumerate(one_device):

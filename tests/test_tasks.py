@@ -54,13 +54,13 @@ def _all_strings(alphabet, max_len):
             yield "".join(chars)
 
 
-@pytest.mark.parametrize("language", LANGUAGES, ids=lambda l: l.name)
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda language: language.name)
 def test_membership_oracle_agrees_with_enumeration(language):
     for s in _all_strings(language.alphabet, MAX_LEN):
         assert language.is_member(s) == _by_definition(language, s), s
 
 
-@pytest.mark.parametrize("language", LANGUAGES, ids=lambda l: l.name)
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda language: language.name)
 def test_next_symbol_sets_agree_with_enumeration(language):
     members = [s for s in _all_strings(language.alphabet, MAX_LEN + 3) if language.is_member(s)]
     eos = language.eos
@@ -83,7 +83,7 @@ def _sampler(language):
     return jax.jit(jax.vmap(lambda k, lo, hi: language.sample(k, lo, hi, max_len), (0, None, None)))
 
 
-@pytest.mark.parametrize("language", LANGUAGES, ids=lambda l: l.name)
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda language: language.name)
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n_lo=st.integers(1, 6), width=st.integers(0, 5))
 def test_sampler_gives_members_in_range(language, seed, n_lo, width):
@@ -113,7 +113,7 @@ def _oracle_log_probs(language, inputs):
     return jnp.log(sets / jnp.maximum(sets.sum(-1, keepdims=True), 1))
 
 
-@pytest.mark.parametrize("language", COUNTING, ids=lambda l: l.name)
+@pytest.mark.parametrize("language", COUNTING, ids=lambda language: language.name)
 @pytest.mark.parametrize("n", [1, 2, 7])
 def test_ideal_recogniser_accepts_members_and_rejects_near_misses(language, n):
     member, near_misses = language.probes(n)

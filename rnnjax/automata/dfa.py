@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +26,9 @@ class DFA:
     def __post_init__(self):
         t, acc = np.asarray(self.transitions), np.asarray(self.accepting, bool)
         if t.ndim != 2 or t.shape[1] != len(self.alphabet) or acc.shape != (t.shape[0],):
-            raise ValueError(f"transitions must be [S, {len(self.alphabet)}] and accepting [S], got {t.shape}, {acc.shape}")
+            raise ValueError(
+                f"transitions must be [S, {len(self.alphabet)}] and accepting [S], got {t.shape}, {acc.shape}"
+            )
         if t.size and (t.min() < 0 or t.max() >= t.shape[0]) or not 0 <= self.start < t.shape[0]:
             raise ValueError("transitions and start must name states 0..S-1")
         object.__setattr__(self, "transitions", t.astype(np.int32))
@@ -136,41 +135,3 @@ class DFA:
                 edges.setdefault((q, int(self.transitions[q, a])), []).append(symbol)
         lines += [f'  q{p} -> q{r} [label="{",".join(s)}"];' for (p, r), s in edges.items()]
         return "\n".join(lines + ["}"])
-
-    def render(self, path: str | Path, name: str = "dfa") -> Path:
-        """Writes ``path`` (.png) with Graphviz ``dot`` when installed, else with
-        matplotlib (states on a circle); the ``.dot`` source goes beside it."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_suffix(".dot").write_text(self.to_dot(name))
-        if shutil.which("dot"):
-            subprocess.run(["dot", "-Tpng", str(path.with_suffix(".dot")), "-o", str(path)], check=True)
-            return path
-        return _draw(self, path, name)
-
-
-def _draw(dfa: DFA, path: Path, name: str) -> Path:
-    from matplotlib.patches import Circle
-
-    from rnnjax.eval.plots import plt, save_figure
-
-    angles = 2 * np.pi * np.arange(dfa.size) / max(dfa.size, 1)
-    xy = np.stack([np.cos(angles), np.sin(angles)], 1) * (dfa.size > 1)
-    fig, ax = plt.subplots(figsize=(1.5 + dfa.size, 1.5 + dfa.size))
-    for q in range(dfa.size):
-        for a, symbol in enumerate(dfa.alphabet):
-            r = int(dfa.transitions[q, a])
-            if r == q:
-                ax.annotate(symbol, xy[q] * 1.25, ha="center", fontsize=9)
-                continue
-            ax.annotate("", xy[r], xy[q], arrowprops=dict(arrowstyle="->", connectionstyle=f"arc3,rad={0.1 + 0.1 * a}"))
-            ax.annotate(symbol, (xy[q] + xy[r]) / 2 + 0.08 * (a + 1), fontsize=9)
-    for q in range(dfa.size):
-        ax.add_patch(Circle(xy[q], 0.12, fill=False, lw=2 if dfa.accepting[q] else 1))
-        ax.annotate(("> " if q == dfa.start else "") + str(q), xy[q], ha="center", va="center")
-    ax.set_xlim(-1.6, 1.6)
-    ax.set_ylim(-1.6, 1.6)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"{name} (thick circle: accepting; > start)")
-    return save_figure(fig, path)

@@ -271,7 +271,8 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
     centres = np.array(centres)
     for _ in range(iterations):
         labels = np.argmin(((points[:, None] - centres[None]) ** 2).sum(-1), axis=1)
-        new = np.array([points[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(len(centres))])
+        new = np.array([points[labels == j].mean(0) if np.any(labels == j) else centres[j]
+                        for j in range(len(centres))])
         if np.allclose(new, centres):
             break
         centres = new

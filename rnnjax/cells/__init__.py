@@ -1,4 +1,8 @@
-"""Recurrent cells as pure functions (see ``rnnjax.cells.base`` for the protocol)."""
+"""Recurrent cells as pure functions (see ``rnnjax.cells.base`` for the protocol), and their registry.
+
+``CELLS`` maps names to builders ``(hidden, **options) -> Cell``; a new cell is a
+file with its builder plus one ``CELLS.register`` line.
+"""
 
 from rnnjax.cells.base import Cell, default_hoist, scan, stack, trace
 from rnnjax.cells.elman import elman, saturated_linear
@@ -6,8 +10,17 @@ from rnnjax.cells.gru import gru
 from rnnjax.cells.lstm import doubling_lstm, lstm
 from rnnjax.cells.qrnn import qrnn
 from rnnjax.cells.saturation import saturate
+from rnnjax.registry import Registry
+
+CELLS: Registry[Cell] = Registry("cell")
+CELLS.register("elman", elman)
+CELLS.register("lstm", lstm)
+CELLS.register("gru", gru)
+CELLS.register("qrnn", qrnn)
+CELLS.register("doubling_lstm", doubling_lstm)
 
 __all__ = [
+    "CELLS",
     "Cell",
     "default_hoist",
     "doubling_lstm",

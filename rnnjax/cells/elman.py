@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 
@@ -13,10 +15,11 @@ def saturated_linear(x: jax.Array) -> jax.Array:
     return jnp.clip(x, 0.0, 1.0)
 
 
+Activation = Literal["tanh", "relu", "saturated"]
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "saturated": saturated_linear}
 
 
-def elman(hidden: int, activation: str = "tanh", *, hoist: bool | None = None) -> Cell:
+def elman(hidden: int, activation: Activation = "tanh", *, hoist: bool | None = None) -> Cell:
     """Elman cell. Params ``wx: [D, H]``, ``wh: [H, H]``, ``b: [H]``; state ``h: [H]``.
 
     Args:

@@ -9,15 +9,19 @@
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, affine_input, check_hidden, gated_params
 
-RESETS = ("before", "after")
+Reset = Literal["before", "after"]
+RESETS = typing.get_args(Reset)
 
 
-def gru(hidden: int, *, reset: str = "before", hoist: bool | None = None) -> Cell:
+def gru(hidden: int, *, reset: Reset = "before", hoist: bool | None = None) -> Cell:
     """GRU cell. Params ``wx: [D, 3H]``, ``wh: [H, 3H]``, ``b: [3H]`` in gate order
     r, z, n (the layout of flax's ``nnx.GRUCell``); state and output ``h: [H]``.
 

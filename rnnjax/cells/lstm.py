@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, affine_input, check_hidden, gated_params
 
+
 def lstm(hidden: int, *, forget_bias: float = 1.0, hoist: bool | None = None) -> Cell:
     """LSTM cell. Params ``wx: [D, 4H]``, ``wh: [H, 4H]``, ``b: [4H]`` in gate order
     i, f, g, o; state ``(c, h)``, each ``[H]``; output ``h``.

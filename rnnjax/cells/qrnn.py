@@ -16,13 +16,18 @@ makes ``step`` and chunked processing exact.
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, check_hidden
 
+Pooling = Literal["f", "fo", "ifo"]
+Recurrence = Literal["associative", "sequential"]
 POOLINGS = {"f": ("z", "f"), "fo": ("z", "f", "o"), "ifo": ("z", "f", "o", "i")}
-RECURRENCES = ("associative", "sequential")
+RECURRENCES = typing.get_args(Recurrence)
 
 
 def default_recurrence() -> str:
@@ -49,7 +54,7 @@ def linear_recurrence(a: jax.Array, b: jax.Array, c0: jax.Array, method: str) ->
     return jax.lax.scan(step, c0, (a, b))[1]
 
 
-def qrnn(hidden: int, *, width: int = 2, pooling: str = "fo", recurrence: str | None = None) -> Cell:
+def qrnn(hidden: int, *, width: int = 2, pooling: Pooling = "fo", recurrence: Recurrence | None = None) -> Cell:
     """QRNN layer. Params ``w: [width, D, G*H]``, ``b: [G*H]`` (G gates of ``pooling``).
 
     Args:

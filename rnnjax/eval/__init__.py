@@ -1,17 +1,5 @@
-"""Evaluation: length generalisation, reports, plots."""
+"""Evaluation: every task's generalisation tests run the same way; reports; plots."""
 
-from rnnjax.eval.generalisation import (
-    CountingResult,
-    acceptance,
-    counting_generalisation,
-    cross_entropy_difference,
-    transduction_accuracy,
-)
+from rnnjax.eval.generalisation import chunk_size, evaluate, num_members, score_set
 
-__all__ = [
-    "CountingResult",
-    "acceptance",
-    "counting_generalisation",
-    "cross_entropy_difference",
-    "transduction_accuracy",
-]
+__all__ = ["chunk_size", "evaluate", "num_members", "score_set"]

@@ -1,24 +1,33 @@
-"""Plots people look at instead of reading numbers."""
+"""Plots people look at instead of reading numbers.
+
+Figures are ``matplotlib.figure.Figure`` objects saved straight to PNG: no
+pyplot, so importing rnnjax never changes the user's matplotlib backend.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 
-def save_figure(fig, path: str | Path) -> Path:
-    """Writes ``fig`` as a PNG (creating folders) and closes it."""
+def subplots(nrows: int = 1, ncols: int = 1, **kw):
+    """``(figure, axes)`` like ``pyplot.subplots``, without pyplot."""
+    fig = Figure(figsize=kw.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Writes ``fig`` as a PNG (creating folders)."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -29,7 +38,7 @@ def plot_state_traces(
 
     ``boundaries``: positions to mark with vertical lines (e.g. where a^n ends).
     """
-    fig, axes = plt.subplots(len(traces), 1, figsize=(9, 3 * len(traces)), squeeze=False)
+    fig, axes = subplots(len(traces), 1, figsize=(9, 3 * len(traces)), squeeze=False)
     for ax, (title, values) in zip(axes[:, 0], traces):
         ax.plot(np.asarray(values), linewidth=0.8)
         for b in boundaries:
@@ -47,7 +56,7 @@ def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path
         if "correct_by_n" in r.results and r.results.get("diverged_at") is None:
             name = " ".join(x for x in (r.results.get("arm", ""), r.results.get("label", "")) if x)
             groups.setdefault(name, []).append(np.array([c == "1" for c in r.results["correct_by_n"]], float))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     for name, curves in groups.items():
         n_max = min(len(c) for c in curves)
         edges = np.linspace(0, n_max, min(bins, n_max) + 1).astype(int)
@@ -68,7 +77,7 @@ def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss")
     groups: dict[str, list] = {}
     for r in runs:
         groups.setdefault(r.results.get("arm", ""), []).append(r)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     for arm, members in groups.items():
         curves = [[(h["step"], h[metric]) for h in r.history] for r in members]
         length = min(len(c) for c in curves)
@@ -76,7 +85,8 @@ def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss")
         values = np.array([[v for _, v in c[:length]] for c in curves])
         with np.errstate(invalid="ignore"):
             (line,) = ax.plot(steps, np.nanmedian(values, axis=0), label=f"{arm} ({len(members)} seeds)")
-            ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(), alpha=0.2)
+            ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(),
+                            alpha=0.2)
         for r in members:
             if r.results.get("diverged_at") is not None:
                 ax.axvline(r.results["diverged_at"], color=line.get_color(), linestyle=":", linewidth=0.8)
@@ -94,7 +104,7 @@ def plot_memory_actions(
     (``name -> [T]``, e.g. push and pop) above, the memory's depth (total
     strength held) below, with the input symbols along the x axis."""
     positions = np.arange(len(symbols))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 0.18 * len(symbols)), 5), sharex=True)
+    fig, (top, bottom) = subplots(2, 1, figsize=(max(8, 0.18 * len(symbols)), 5), sharex=True)
     for name, values in actions.items():
         top.plot(positions, np.asarray(values), marker=".", linewidth=1, label=name)
     top.set_ylim(-0.05, 1.05)
@@ -105,4 +115,35 @@ def plot_memory_actions(
     bottom.set_ylabel("depth (sum of strengths)")
     bottom.set_xticks(positions, list(symbols), fontsize=6, rotation=90)
     bottom.set_xlabel("input symbol")
+    return save_figure(fig, path)
+
+
+def render_dfa(dfa, path: str | Path, name: str = "dfa") -> Path:
+    """Writes ``path`` (.png) of an ``automata.DFA`` with Graphviz ``dot`` when installed,
+    else with matplotlib (states on a circle); the ``.dot`` source goes beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".dot").write_text(dfa.to_dot(name))
+    if shutil.which("dot"):
+        subprocess.run(["dot", "-Tpng", str(path.with_suffix(".dot")), "-o", str(path)], check=True)
+        return path
+    angles = 2 * np.pi * np.arange(dfa.size) / max(dfa.size, 1)
+    xy = np.stack([np.cos(angles), np.sin(angles)], 1) * (dfa.size > 1)
+    fig, ax = subplots(figsize=(1.5 + dfa.size, 1.5 + dfa.size))
+    for q in range(dfa.size):
+        for a, symbol in enumerate(dfa.alphabet):
+            r = int(dfa.transitions[q, a])
+            if r == q:
+                ax.annotate(symbol, xy[q] * 1.25, ha="center", fontsize=9)
+                continue
+            ax.annotate("", xy[r], xy[q], arrowprops=dict(arrowstyle="->", connectionstyle=f"arc3,rad={0.1 + 0.1 * a}"))
+            ax.annotate(symbol, (xy[q] + xy[r]) / 2 + 0.08 * (a + 1), fontsize=9)
+    for q in range(dfa.size):
+        ax.add_patch(Circle(xy[q], 0.12, fill=False, lw=2 if dfa.accepting[q] else 1))
+        ax.annotate(("> " if q == dfa.start else "") + str(q), xy[q], ha="center", va="center")
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.6, 1.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"{name} (thick circle: accepting; > start)")
     return save_figure(fig, path)

@@ -55,7 +55,8 @@ def summarise(runs: Sequence) -> list[dict]:
     for (arm, label), members in groups.items():
         alive = [r.results for r in members if r.results.get("diverged_at") is None]
         row = {"arm": arm, "label": label, "seeds": len(members), "diverged": len(members) - len(alive)}
-        for metric in _metrics(members):
+        grid = {k.partition("=")[0] for k in label.split(",")}
+        for metric in (m for m in _metrics(members) if m not in grid):
             values = [v[metric] for v in alive if isinstance(v.get(metric), (int, float))]
             if values:
                 best = min(values) if _lower_is_better(metric) else max(values)
@@ -73,8 +74,9 @@ def write_sweep_report(runs: Sequence, out_dir: str | Path) -> str:
     """Per-run and per-configuration tables (markdown + CSV) and, where runs
     carry ``correct_by_n``, a plot of accuracy against test n with seed spread."""
     out_dir = Path(out_dir)
-    per_run = [{"arm": r.results.get("arm", ""), "label": r.results.get("label", ""), "seed": r.config.seed} | {
-        k: v for k, v in r.results.items() if k not in ("arm", "label", "seed", "correct_by_n")
+    per_run = [{"arm": r.results.get("arm", ""), "label": r.results.get("label", ""), "seed": r.config.run.seed} | {
+        k: v for k, v in r.results.items()
+        if k not in ("arm", "label", "seed", "correct_by_n") and not isinstance(v, list)
     } for r in runs]
     columns = list(dict.fromkeys(k for row in per_run for k in row))
     summary = summarise(runs)

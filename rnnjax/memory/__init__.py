@@ -1,4 +1,10 @@
-"""Differentiable memories as pure functions, and the controller that attaches them to a Cell."""
+"""Differentiable memories as pure functions, the controller that attaches them to a Cell, and their registry.
+
+``MEMORIES`` maps names to builders ``(**options) -> Memory``; a new memory is a
+file with its builder plus one ``MEMORIES.register`` line.
+"""
+
+from functools import partial
 
 from rnnjax.memory.attention import attend, attentive, init_attention
 from rnnjax.memory.base import Memory
@@ -7,6 +13,20 @@ from rnnjax.memory.nondeterministic import nondeterministic_stack
 from rnnjax.memory.stratified import deque, queue, stack
 from rnnjax.memory.superposition import superposition_stack
 from rnnjax.memory.tape import tape
+from rnnjax.registry import Registry
 
-__all__ = ["Memory", "attend", "attentive", "augment", "controller_actions", "init_attention", "deque", "nondeterministic_stack", "queue", "stack",
-           "superposition_stack", "tape"]
+MEMORIES: Registry[Memory] = Registry("memory")
+for _name, _build in {"stack": stack, "queue": queue, "deque": deque, "superposition": superposition_stack,
+                      "tape": tape}.items():
+    MEMORIES.register(_name, _build, options={"memory_width": "width"})
+_STACK_OPTIONS = {"stack_states": "states", "stack_symbols": "symbols", "stack_window": "window"}
+MEMORIES.register("rns", nondeterministic_stack, options=_STACK_OPTIONS,
+                  doc="renormalising nondeterministic stack (DuSell & Chiang 2022)")
+MEMORIES.register("ns", partial(nondeterministic_stack, normalised=True, read_states=False), options=_STACK_OPTIONS,
+                  doc="nondeterministic stack (DuSell & Chiang 2020)")
+MEMORIES.register("vrns", partial(nondeterministic_stack, vector_width=8),
+                  options=_STACK_OPTIONS | {"memory_width": "vector_width"},
+                  doc="vector nondeterministic stack (DuSell & Chiang 2023)")
+
+__all__ = ["MEMORIES", "Memory", "attend", "attentive", "augment", "controller_actions", "deque", "init_attention",
+           "nondeterministic_stack", "queue", "stack", "superposition_stack", "tape"]

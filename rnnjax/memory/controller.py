@@ -13,7 +13,6 @@ import jax.numpy as jnp
 from rnnjax.cells.base import Cell, recomputed, scan_steps
 from rnnjax.memory.base import Memory
 
-
 GROW_BLOCK = 16
 """Steps per block of a growing memory's whole-sequence run when ``remat_block`` is None."""
 

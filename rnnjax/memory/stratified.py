@@ -73,18 +73,18 @@ def _one_ended(name: str, width: int, pop_from_top: bool, pop_bias: float) -> Me
     return Memory(f"{name}({width})", width, 2 + width, init, update, read_fn, (0.0, pop_bias) + (0.0,) * width)
 
 
-def stack(width: int, *, pop_bias: float = -1.0) -> Memory:
+def stack(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
     """Neural stack: pushes on top, pops and reads from the top. Actions: push d,
     pop u (sigmoids; the pop starts at bias ``pop_bias``), value v (tanh, ``[width]``)."""
     return _one_ended("stack", width, True, pop_bias)
 
 
-def queue(width: int, *, pop_bias: float = -1.0) -> Memory:
+def queue(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
     """Neural queue: pushes at the top (newest end), pops and reads from the bottom."""
     return _one_ended("queue", width, False, pop_bias)
 
 
-def deque(width: int, *, pop_bias: float = -1.0) -> Memory:
+def deque(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
     """Neural deque: push, pop and read at both ends; reads are ``[top, bottom]``.
 
     Actions: push top, pop top, push bottom, pop bottom (sigmoids), value for

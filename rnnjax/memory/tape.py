@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from rnnjax.memory.base import Memory
 
 
-def tape(width: int) -> Memory:
+def tape(width: int = 8) -> Memory:
     """Actions: write gate (sigmoid), value (tanh, ``[width]``), shift logits
     (left, stay, right; softmax), read gate (sigmoid)."""
     if not isinstance(width, int) or width < 1:

@@ -1,27 +1,75 @@
-"""Formal languages and transductions: samplers, oracles, targets, metrics."""
+"""Tasks: formal languages and transductions in one protocol (``Task``), and their registry.
 
-from rnnjax.tasks.base import Language, accepts, next_symbol_accuracy, prediction_example
+A task is a definition (a Language, a TaggingTask, a Transduction, a grammar, a
+TapeTask, a ClassTask) put into an output format (``prediction``, ``tagging``,
+``transduction``, ``language_model``, ``output_tape``, ``final_class``).
+``TASKS`` maps names to builders ``(n_min, n_max, eval_n_max, **options) -> Task``;
+a new task is a file with its definition plus one ``TASKS.register`` line.
+"""
+
+from functools import partial
+
+from rnnjax.automata import languages
+from rnnjax.registry import Registry
+from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, formatted
+from rnnjax.tasks.cfl import GRAMMARS, language_model
 from rnnjax.tasks.counting import anbn, anbn_sigma_star, anbncn
+from rnnjax.tasks.final_class import ClassTask, final_class
+from rnnjax.tasks.language import Language
+from rnnjax.tasks.output_tape import TapeTask, output_tape
+from rnnjax.tasks.prediction import accepts, next_symbol_accuracy, prediction, prediction_example
+from rnnjax.tasks.regular import dfa_prefix_task
 from rnnjax.tasks.reversal import marked_reversal
-from rnnjax.tasks.tagging import TAGGING_TASKS, TaggingTask, anbn_sigma_star_prefixes
-from rnnjax.tasks.regular import REGULAR_TASKS, dfa_prefix_task
-from rnnjax.tasks.transduction import TRANSDUCTIONS, Transduction, target_mask
+from rnnjax.tasks.tagging import TaggingTask, anbn_sigma_star_prefixes, tagging
+from rnnjax.tasks.transduction import (
+    Transduction,
+    bigram_flip,
+    copy,
+    gender_conjugation,
+    reversal,
+    svo_sov,
+    target_mask,
+    transduction,
+)
 
-TAGGING_TASKS.update(REGULAR_TASKS)
+TASKS: Registry[Task] = Registry("task")
 
-LANGUAGES = {
-    "anbn": anbn,
-    "anbncn": anbncn,
-    "anbn_sigma_star": anbn_sigma_star,
-    "marked_reversal": marked_reversal,
-}
+for _name, _language in {"anbn": anbn, "anbncn": anbncn, "anbn_sigma_star": anbn_sigma_star,
+                         "marked_reversal": marked_reversal}.items():
+    TASKS.register(_name, formatted(prediction, _language))
+TASKS.register("anbn_sigma_star_prefixes", formatted(tagging, anbn_sigma_star_prefixes))
+def _tomita(k: int) -> TaggingTask:
+    return dfa_prefix_task(f"tomita{k}", languages.tomita(k))
+
+
+for _k in range(1, 8):
+    TASKS.register(f"tomita{_k}", formatted(tagging, partial(_tomita, _k)), doc=f"prefix tagging of Tomita {_k}")
+
+
+def _balanced_parentheses(max_depth: int = 4) -> TaggingTask:
+    """Prefix tagging of balanced parentheses of nesting depth at most ``max_depth``."""
+    return dfa_prefix_task("balanced_parentheses", languages.balanced_parentheses(max_depth))
+
+
+TASKS.register("balanced_parentheses", formatted(tagging, _balanced_parentheses))
+for _name, _transduction in {"copy": copy, "reversal": reversal, "bigram_flip": bigram_flip, "svo_sov": svo_sov,
+                             "gender_conjugation": gender_conjugation}.items():
+    TASKS.register(_name, formatted(transduction, _transduction))
+for _grammar in GRAMMARS:
+    TASKS.register(f"cfl_{_grammar}", partial(language_model, _grammar),
+                   doc=f"language modelling of the {_grammar} PCFG, scored by cross-entropy difference")
 
 __all__ = [
-    "LANGUAGES",
-    "TAGGING_TASKS",
-    "TRANSDUCTIONS",
+    "TASKS",
+    "ClassTask",
+    "EvalSet",
+    "Evaluation",
+    "Example",
     "Language",
+    "Predictor",
     "TaggingTask",
+    "TapeTask",
+    "Task",
     "Transduction",
     "accepts",
     "anbn",
@@ -29,8 +77,15 @@ __all__ = [
     "anbn_sigma_star_prefixes",
     "anbncn",
     "dfa_prefix_task",
+    "final_class",
+    "formatted",
+    "language_model",
     "marked_reversal",
     "next_symbol_accuracy",
+    "output_tape",
+    "prediction",
     "prediction_example",
+    "tagging",
     "target_mask",
+    "transduction",
 ]

@@ -1,109 +1,221 @@
-"""Languages, and the token-prediction formulation of recognition (Weiss et al. 2018).
+"""The Task protocol: one object owns sampling, loss, per-example metrics and evaluation.
 
-Token ids: symbol ``alphabet[i]`` is ``i``; ``eos = len(alphabet)`` marks the end of
-a string on output, the start on input, and pads token arrays. A string
-``s_1..s_L`` becomes
+A task is a bundle of pure functions over pytrees, like a Cell, built for a
+training range of its size parameter n (the n of a^n b^n, a source length, a
+string length) and an evaluation range. Examples are dicts of arrays for ONE
+sequence; every example has ``inputs: int[T]``, the tokens the model reads.
 
-    inputs  = [eos, s_1, ..., s_L]      targets = [s_1, ..., s_L, eos]
+    example = task.sample(key, n_lo, n_hi, max_len)   # n uniform in [n_lo, n_hi]; jit-able, max_len static
+    loss, metrics = task.loss(logits, batch)          # batch: examples stacked [B, ...]; logits [B, T, O]
+    sets = task.evaluation.sets()                     # fixed evaluation examples (host arrays)
+    scores = task.evaluation.score(model, example)    # per-example metrics; model: a ``Predictor``
+    results = task.evaluation.summarise(scores_by_set)  # one member's named metrics
 
-and the model's output at position t is a distribution over the symbol that
-follows the prefix ``s_1..s_t``. A string is *accepted* iff every target along
-it, EOS included, has probability above a threshold.
+The output format (next-symbol prediction, tagging, transduction, language
+modelling, output tape, final class) lives entirely in these functions; the
+trainer and evaluation call them and nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
+import typing
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 Array = jax.Array
+Example = dict[str, Array]
+
+
+class Predictor(Protocol):
+    """A model bound to one member's params, as a task's ``score`` sees it."""
+
+    def logits(self, inputs: Array) -> Array:
+        """``inputs: int[T]`` -> ``[T, num_outputs]``."""
+
+    def greedy(self, inputs: Array, forced: Array) -> Array:
+        """Greedy decoding: ``int[T]`` predictions; the input at t is ``inputs[t]`` where
+        ``forced[t]``, else the prediction at t - 1."""
+
+    def states(self, inputs: Array) -> Any:
+        """The cell state after each input: a pytree with leading ``[T]``."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Language:
-    """A formal language with a jit-able sampler of its members.
+class EvalSet:
+    """Fixed evaluation examples.
 
     Attributes:
-      name: registry name.
-      alphabet: one character per symbol.
-      sample: ``(key, n_lo, n_hi, max_len) -> (tokens: int32[max_len], length: int32[])``,
-        a member with size parameter n uniform in ``[n_lo, n_hi]``, padded with
-        ``eos``. Jit-able with ``max_len`` static; needs ``max_len >= max_length(n_hi)``.
-      max_length: ``n -> `` longest string ``sample`` can give for parameter n.
-      is_member: membership oracle on Python strings.
-      next_symbol_sets: ``tokens: int32[L] -> bool[L + 1, vocab_size]``; row t is
-        the set of symbols (and EOS) that may follow the prefix ``tokens[:t]``.
-        Jit-able; meaningful on prefixes of members.
-      probes: ``n -> (member, near_misses)``: the member with parameter n and the
-        non-members one symbol away from it that a counter must tell apart
-        (counting languages; None for others).
+      name: e.g. ``"test"``; summaries receive scores by set name.
+      examples: host arrays with a leading example axis ``[N]``; every leaf is either
+        per example (``[N]``) or time-major (``[N, W, ...]``, W = ``inputs.shape[1]``).
+      lengths: ``int[N]``, the input positions that matter in each example.
+      pad_multiple: examples are run in chunks sorted by length; a chunk's time-major
+        arrays are cut to its longest length rounded up to this (None: the full W).
     """
 
     name: str
-    alphabet: str
-    sample: Callable[[Array, Array, Array, int], tuple[Array, Array]]
+    examples: dict[str, np.ndarray]
+    lengths: np.ndarray
+    pad_multiple: int | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.examples["inputs"].shape[1])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Evaluation:
+    """How a task is evaluated for generalisation.
+
+    Attributes:
+      sets: ``() -> tuple[EvalSet, ...]``, built on first call (cached).
+      score: ``(model: Predictor, example) -> {metric: scalar}``, jit-able, one example.
+      summarise: ``{set name: {metric: float[N]}} -> {name: value}`` for one member
+        (scores in the order of each set's examples).
+      metrics: the names ``summarise`` returns.
+      longest: the longest ``inputs`` of any set (memory capacity in evaluation).
+      description: e.g. "every n in 1..1000".
+    """
+
+    sets: Callable[[], tuple[EvalSet, ...]]
+    score: Callable[[Predictor, Example], dict[str, Array]]
+    summarise: Callable[[dict[str, dict[str, np.ndarray]]], dict[str, Any]]
+    metrics: tuple[str, ...]
+    longest: int
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Task:
+    """A task (see the module docstring).
+
+    Attributes:
+      name: registry name.
+      vocab_size: input token ids ``0..vocab_size-1``.
+      num_outputs: size of the model's readout.
+      sizes: ``(n_min, n_max)``, the training range of the size parameter.
+      max_length: ``n -> `` the ``max_len`` that ``sample`` needs for size n (monotone).
+      sample: ``(key, n_lo, n_hi, max_len) -> example``.
+      loss: ``(logits: [B, T, O], batch) -> (loss, {metric: scalar})``, the training
+        objective and what is logged beside it (``train_metrics``).
+      evaluation: see ``Evaluation``.
+      train_metrics: the names of ``loss``'s metrics.
+      pad_multiple: training batches pad ``max_len`` up to a multiple of this.
+      separator: token that ends a source (encoder-decoder models attend before it); -1: none.
+      definition: what the task formats (a Language, a Transduction, a grammar, ...).
+    """
+
+    name: str
+    vocab_size: int
+    num_outputs: int
+    sizes: tuple[int, int]
     max_length: Callable[[int], int]
-    is_member: Callable[[str], bool]
-    next_symbol_sets: Callable[[Array], Array]
-    probes: Callable[[int], tuple[str, tuple[str, ...]]] | None
+    sample: Callable[[Array, Array, Array, int], Example]
+    loss: Callable[[Array, Example], tuple[Array, dict[str, Array]]]
+    evaluation: Evaluation
+    train_metrics: tuple[str, ...] = ()
+    pad_multiple: int = 8
+    separator: int = -1
+    definition: Any = None
 
-    @property
-    def eos(self) -> int:
-        return len(self.alphabet)
+    def __post_init__(self):
+        n_min, n_max = self.sizes
+        if not 1 <= n_min <= n_max:
+            raise ValueError(f"{self.name}: training sizes need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}")
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.alphabet) + 1
-
-    def encode(self, s: str, length: int | None = None) -> np.ndarray:
-        """``s`` as ``int32[length or len(s)]``, padded with ``eos``."""
-        length = len(s) if length is None else length
-        if len(s) > length:
-            raise ValueError(f"string of length {len(s)} does not fit in {length}")
-        bad = set(s) - set(self.alphabet)
-        if bad:
-            raise ValueError(f"symbols {sorted(bad)} are not in the alphabet {self.alphabet!r}")
-        out = np.full((length,), self.eos, np.int32)
-        out[: len(s)] = [self.alphabet.index(c) for c in s]
-        return out
-
-    def decode(self, tokens, length: int) -> str:
-        return "".join(self.alphabet[int(t)] for t in np.asarray(tokens)[:length])
+    def input_length(self, max_len: int) -> int:
+        """Length of ``inputs`` in an example sampled with ``max_len``."""
+        example = jax.eval_shape(lambda key: self.sample(key, 1, 1, max_len), jax.random.key(0))
+        return int(example["inputs"].shape[0])
 
 
-def prediction_example(tokens: Array, length: Array, eos: int) -> tuple[Array, Array, Array]:
-    """``tokens: int[L]`` (eos-padded), ``length: int[]`` -> ``inputs, targets: int[L+1]``
-    and ``mask: bool[L+1]`` (true on the ``length + 1`` predicted positions)."""
-    start = jnp.full((1,), eos, tokens.dtype)
-    inputs = jnp.concatenate([start, tokens])
-    positions = jnp.arange(tokens.shape[0] + 1)
-    targets = jnp.where(positions < length, jnp.concatenate([tokens, start]), eos)
-    return inputs, targets, positions <= length
+def cached(build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build`` run once, on the first call (for evaluation sets and sample pools)."""
+    return functools.cache(build)
 
 
-def accepts(log_probs: Array, targets: Array, mask: Array, threshold: float) -> Array:
-    """Weiss et al. 2018 acceptance: every target probability exceeds ``threshold``.
+def masked_mean(x: Array, mask: Array) -> Array:
+    """``sum(x * mask) / sum(mask)`` over all axes."""
+    return jnp.sum(x * mask) / jnp.sum(mask)
 
-    ``log_probs: [L+1, V]``, ``targets: int[L+1]``, ``mask: bool[L+1]`` -> ``bool[]``.
+
+def token_nll(logits: Array, targets: Array) -> Array:
+    """``-log softmax(logits)[targets]``: ``[..., V], int[...] -> [...]``."""
+    log_probs = jax.nn.log_softmax(logits)
+    return -jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+
+
+def masked_classification(logits: Array, batch: Example) -> tuple[Array, dict[str, Array]]:
+    """Mean cross-entropy and accuracy over the masked positions of a batch (token-weighted)."""
+    mask = batch["mask"]
+    nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
+    correct = jnp.argmax(logits, axis=-1) == batch["targets"]
+    return masked_mean(nll, mask), {"accuracy": masked_mean(correct, mask)}
+
+
+def formatted(format_task: Callable[..., Task], define: Callable[..., Any]) -> Callable[..., Task]:
+    """A task builder for a registry: ``define(**its options)`` gives the definition,
+    ``format_task(definition, n_min, n_max, eval_n_max, **its options)`` the Task.
+
+    The builder's options are the defaulted parameters of both (so they become
+    config fields and CLI flags of the task).
     """
-    target_log_probs = jnp.take_along_axis(log_probs, targets[:, None], axis=-1)[:, 0]
-    return jnp.all((target_log_probs > jnp.log(threshold)) | ~mask)
+    format_params = list(inspect.signature(format_task).parameters.values())[4:]
+    define_params = list(inspect.signature(define).parameters.values())
+    own = {p.name for p in format_params}
+    if own & {p.name for p in define_params}:
+        raise ValueError(f"options {sorted(own & {p.name for p in define_params})} appear in both builders")
+
+    def build(n_min: int, n_max: int, eval_n_max: int, **options) -> Task:
+        ours = {k: v for k, v in options.items() if k in own}
+        theirs = {k: v for k, v in options.items() if k not in own}
+        return format_task(define(**theirs), n_min, n_max, eval_n_max, **ours)
+
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in (*define_params, *format_params)]
+    positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=int)
+                  for n in ("n_min", "n_max", "eval_n_max")]
+    build.__signature__ = inspect.Signature(positional + keyword, return_annotation=Task)
+    build.__annotations__ = {**_hints(define), **_hints(format_task)}
+    build.__doc__ = inspect.getdoc(define) or inspect.getdoc(format_task)
+    return build
 
 
-def next_symbol_accuracy(log_probs: Array, sets: Array, mask: Array, threshold: float) -> Array:
-    """Fraction of positions where ``{symbols with p > threshold}`` equals the true set.
-
-    ``log_probs: [L+1, V]``, ``sets: bool[L+1, V]``, ``mask: bool[L+1]`` -> ``float[]``.
-    """
-    correct = jnp.all((log_probs > jnp.log(threshold)) == sets, axis=-1)
-    return jnp.sum(correct * mask) / jnp.maximum(jnp.sum(mask), 1)
+def _hints(f: Callable) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(f)
+    except (NameError, TypeError):
+        return {}
 
 
-def prefix_counts(tokens: Array, symbol: int) -> Array:
-    """``int[L+1]``: occurrences of ``symbol`` in ``tokens[:t]`` for t = 0..L."""
-    hits = (tokens == symbol).astype(jnp.int32)
-    return jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(hits)])
+def sized_sets(sample: Callable, max_length: Callable[[int], int], ns: range, samples: int, seed: int = 0,
+               name: str = "test", pad_multiple: int = 8) -> EvalSet:
+    """``samples`` examples for every n in ``ns``, from keys fixed by ``seed`` (one
+    compiled sampler for all n: n is traced), as one set with a per-example ``n``."""
+    width = max_length(max(ns))
+    n = np.repeat(np.asarray(ns, np.int32), samples)
+    keys = jax.random.split(jax.random.key(seed), n.size)
+    examples = jax.jit(jax.vmap(lambda k, m: sample(k, m, m, width)))(keys, n)
+    examples = {k: np.asarray(v) for k, v in examples.items()} | {"n": n}
+    lengths = np.array([max_length(int(m)) for m in ns], np.int32).repeat(samples)
+    return EvalSet(name, examples, lengths, pad_multiple)
+
+
+def per_n_accuracy(scores: np.ndarray, n: np.ndarray, n_min: int, n_max: int) -> dict[str, Any]:
+    """Mean accuracy per n (``accuracy_by_n``, from the smallest n evaluated), and its
+    mean over the training range (``accuracy_train``) and beyond it (``accuracy_test``)."""
+    sizes = np.unique(n)
+    by_n = np.array([scores[n == m].mean() for m in sizes])
+    train, test = by_n[(sizes >= n_min) & (sizes <= n_max)], by_n[sizes > n_max]
+    return {
+        "accuracy_train": float(train.mean()) if train.size else None,
+        "accuracy_test": float(test.mean()) if test.size else None,
+        "accuracy_by_n": [round(float(a), 6) for a in by_n],
+    }

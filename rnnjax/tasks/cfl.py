@@ -11,7 +11,7 @@ padded reversal and the hardest CFL are ambiguous). The cross-entropy
 difference of a model on w is its per-symbol cross-entropy (EOS included)
 minus ``-log p(w) / (ℓ + 1)``, the per-symbol lower bound.
 
-Training samples come from a fixed pool drawn at construction (jit-able sampling
+Training samples come from a fixed pool drawn on first use (jit-able sampling
 picks pool entries with length in the bucket).
 """
 
@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.tasks.base import Language
+from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, cached, masked_mean, token_nll
+from rnnjax.tasks.prediction import prediction_example
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +51,8 @@ class PCFG:
         (A, r, k + 1) when symbol k is a nullable nonterminal."""
         nullable: set[str] = set()
         while True:
-            more = {a for a, options in self.rules.items() if any(all(c in nullable for c in rhs) for _, rhs in options)}
+            more = {a for a, options in self.rules.items()
+                    if any(all(c in nullable for c in rhs) for _, rhs in options)}
             if more == nullable:
                 break
             nullable = more
@@ -74,7 +76,8 @@ class PCFG:
 
     @property
     def terminals(self) -> str:
-        return "".join(sorted({c for options in self.rules.values() for _, rhs in options for c in rhs if not c.isupper()}))
+        symbols = {c for options in self.rules.values() for _, rhs in options for c in rhs if not c.isupper()}
+        return "".join(sorted(symbols))
 
     def _tables(self, shape) -> dict[tuple[str, int, int], np.ndarray]:
         """Zero tables for symbols k.. of every rule (k < len(rhs)); the empty
@@ -203,30 +206,27 @@ GRAMMARS = {
     "hardest_cfl": (_hardest_cfl(), "()[],;$"),
 }
 
-CFL_TASKS = {f"cfl_{name}": name for name in GRAMMARS}
-"""config task name -> grammar name"""
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """Strings of one grammar of ``GRAMMARS``: a training pool with lengths uniform in
+    ``train`` and a test set with lengths uniform in ``test`` (drawn with ``seed``)."""
 
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class CFLLanguage(Language):
-    """A Language whose sampler draws from a pool of PCFG strings, plus a test set
-    (``test_tokens: int[N, L]`` EOS-padded) with per-string lower bounds."""
-
+    tokens: np.ndarray
+    """``int[pool, longest]`` training strings, EOS-padded"""
+    lengths: np.ndarray
     test_tokens: np.ndarray
     test_lengths: np.ndarray
     test_lower_bounds: np.ndarray
     """``-log p(w) / (ℓ + 1)`` per test string (nats per symbol)"""
 
 
-@functools.lru_cache(maxsize=16)
-def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int] = (40, 100),
-             pool: int = 4096, test_size: int = 512, seed: int = 0) -> CFLLanguage:
-    """The task ``name`` (``GRAMMARS``): a training pool with lengths uniform in
-    ``train`` and a test set with lengths uniform in ``test``. Cached: drawing the
-    pool takes seconds (tens at the paper's lengths) and a run builds its task
-    several times."""
+@functools.lru_cache(maxsize=8)
+def draw_corpus(name: str, train: tuple[int, int], test: tuple[int, int], pool: int = 4096, test_size: int = 512,
+                seed: int = 0) -> Corpus:
+    """Draws the pool and the test set of grammar ``name`` (seconds; tens at the paper's lengths).
+    Cached: the programs of one experiment (one per model) share their task's corpus."""
     if name not in GRAMMARS:
-        raise ValueError(f"no CFL task {name!r}; available: {sorted(GRAMMARS)}")
+        raise ValueError(f"no CFL grammar {name!r}; available: {sorted(GRAMMARS)}")
     grammar, alphabet = GRAMMARS[name]
     longest = max(train[1], test[1])
     tables = grammar.inside(longest)
@@ -234,6 +234,8 @@ def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int]
     rng = np.random.default_rng(seed)
 
     def draw(lo, hi, count):
+        if not any(beta[n] > 0 for n in range(lo, hi + 1)):
+            raise ValueError(f"the {name} grammar derives no string of length {lo}..{hi}")
         lengths = [int(x) for x in rng.integers(lo, hi + 1, size=4 * count) if beta[x] > 0][:count]
         strings = [grammar.sample(rng, n, tables) for n in lengths]
         tokens = np.full((count, longest), len(alphabet), np.int32)
@@ -245,22 +247,55 @@ def cfl_task(name: str, train: tuple[int, int] = (40, 80), test: tuple[int, int]
     test_tokens, test_lengths, test_strings = draw(*test, test_size)
     possible = sum(beta[n] > 0 for n in range(test[0], test[1] + 1))
     log_p = grammar.log_probability(test_strings) - np.log(beta[test_lengths]) - math.log(possible)
-    bounds = -log_p / (test_lengths + 1)
-    pool_tokens, pool_lengths = jnp.asarray(train_tokens), jnp.asarray(train_lengths)
+    return Corpus(train_tokens, train_lengths, test_tokens, test_lengths, -log_p / (test_lengths + 1))
 
-    def sample(key, n_lo, n_hi, max_len):
+
+def language_model(grammar: str, n_min: int, n_max: int, eval_n_max: int, *, pool_size: int = 4096,
+                   eval_samples: int = 512) -> Task:
+    """Language modelling of ``grammar`` (``GRAMMARS``) against its true distribution:
+    trained on ``pool_size`` strings of length ``[n_min, n_max]``, evaluated by the
+    cross-entropy difference on ``eval_samples`` strings of length ``[n_min, eval_n_max]``
+    (the corpus is drawn with seed 0 on first use)."""
+    if grammar not in GRAMMARS:
+        raise ValueError(f"no CFL grammar {grammar!r}; available: {sorted(GRAMMARS)}")
+    pcfg, alphabet = GRAMMARS[grammar]
+    eos, longest = len(alphabet), max(n_max, eval_n_max)
+    corpus = cached(lambda: draw_corpus(grammar, (n_min, n_max), (n_min, eval_n_max), pool_size, eval_samples, seed=0))
+
+    def sample(key, n_lo, n_hi, max_len) -> Example:
+        pool_tokens, pool_lengths = jnp.asarray(corpus().tokens), jnp.asarray(corpus().lengths)
         ok = (pool_lengths >= n_lo) & (pool_lengths <= n_hi)
         i = jax.random.categorical(key, jnp.where(ok, 0.0, -jnp.inf))
-        tokens = jnp.full((max_len,), len(alphabet), jnp.int32)
         row = pool_tokens[i, : min(max_len, longest)]
-        return tokens.at[: row.shape[0]].set(row), pool_lengths[i]
+        tokens = jnp.full((max_len,), eos, jnp.int32).at[: row.shape[0]].set(row)
+        inputs, targets, mask = prediction_example(tokens, pool_lengths[i], eos)
+        return {"inputs": inputs, "targets": targets, "mask": mask}
 
-    def is_member(s: str) -> bool:
-        return bool(np.isfinite(grammar.log_probability([s])[0]))
+    def loss(logits, batch):
+        return masked_mean(token_nll(logits, batch["targets"]), batch["mask"]), {}
 
-    def next_symbol_sets(tokens):  # every symbol allowed: next-symbol accuracy is not meaningful here
-        return jnp.ones((tokens.shape[0] + 1, len(alphabet) + 1), bool)
+    @cached
+    def sets():
+        c = corpus()
+        positions = np.arange(longest + 1)[None]
+        targets = np.where(positions < c.test_lengths[:, None], np.concatenate(
+            [c.test_tokens, np.full((len(c.test_tokens), 1), eos, np.int32)], 1), eos)
+        examples = {"inputs": np.concatenate([np.full((len(c.test_tokens), 1), eos, np.int32), c.test_tokens], 1),
+                    "targets": targets.astype(np.int32), "mask": positions <= c.test_lengths[:, None],
+                    "n": c.test_lengths}
+        return (EvalSet("test", examples, c.test_lengths + 1),)
 
-    return CFLLanguage(
-        name, alphabet, sample, lambda n: n, is_member, next_symbol_sets, None, test_tokens, test_lengths, bounds
-    )
+    def score(model: Predictor, example: Example):
+        nll = token_nll(model.logits(example["inputs"]), example["targets"])
+        return {"cross_entropy": jnp.sum(nll * example["mask"]) / (example["n"] + 1)}
+
+    def summarise(scores):
+        bounds = corpus().test_lower_bounds
+        return {"cross_entropy_difference": float(np.mean(scores["test"]["cross_entropy"] - bounds)),
+                "lower_bound": float(bounds.mean())}
+
+    evaluation = Evaluation(sets, score, summarise, ("cross_entropy_difference", "lower_bound"), longest + 1,
+                            f"cross-entropy above the true distribution on {eval_samples} strings of length "
+                            f"{n_min}..{eval_n_max}")
+    return Task(f"cfl_{grammar}", len(alphabet) + 1, len(alphabet) + 1, (n_min, n_max), lambda n: n, sample, loss,
+                evaluation, definition=pcfg)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rnnjax.tasks.base import Language, prefix_counts
+from rnnjax.tasks.language import Language, prefix_counts
 
 
 def _blocks(n: int, counts: tuple[int, ...]) -> str:

@@ -8,39 +8,44 @@ length with that label (counting words with the DFA), the rest uniform.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.automata import REFERENCE_LANGUAGES, DFA
+from rnnjax.automata import DFA
 from rnnjax.tasks.tagging import TaggingTask
 
 START = "^"
 
 
-def dfa_prefix_task(name: str, dfa: DFA, max_length: int = 256) -> TaggingTask:
-    """Tags each prefix of ``^ w`` with whether ``dfa`` accepts it; samples of at
-    most ``max_length`` tokens."""
+def dfa_prefix_task(name: str, dfa: DFA) -> TaggingTask:
+    """Tags each prefix of ``^ w`` with whether ``dfa`` accepts it."""
     transitions = jnp.asarray(dfa.transitions)
     accepting = jnp.asarray(dfa.accepting)
-    # counts[g, k, q]: words of length k from q whose label is g (0 reject, 1 accept)
-    counts = np.zeros((2, max_length + 1, dfa.size))
-    for g in (0, 1):
-        counts[g, 0] = dfa.accepting == bool(g)
-        for k in range(1, max_length + 1):
-            counts[g, k] = counts[g, k - 1][dfa.transitions].sum(axis=1)
-    log_counts = jnp.asarray(np.log(counts + 1e-30), jnp.float32)
     symbols = len(dfa.alphabet)
+
+    @functools.cache
+    def log_counts(longest: int) -> np.ndarray:
+        """``[2, longest + 1, states]``: log of the number of words of length k from q whose label is g."""
+        logs = np.full((2, longest + 1, dfa.size), -np.inf)
+        for g in (0, 1):
+            logs[g, 0] = np.where(dfa.accepting == bool(g), 0.0, -np.inf)
+            for k in range(1, longest + 1):
+                logs[g, k] = np.logaddexp.reduce(logs[g, k - 1][dfa.transitions], axis=1)
+        return np.where(np.isfinite(logs), logs, np.log(1e-30)).astype(np.float32)  # in logs: counts overflow
 
     def sample(key, length):
         k_len, k_label, k_steps = jax.random.split(key, 3)
         guided = jax.random.randint(k_len, (), 1, length)  # symbols after the start token
         label = jax.random.randint(k_label, (), 0, 2)
+        table = jnp.asarray(log_counts(length))
 
         def step(q, inputs):
             i, k = inputs
             remaining = guided - i - 1
-            logits = log_counts[label, jnp.clip(remaining, 0, max_length), transitions[q]]
+            logits = table[label, jnp.clip(remaining, 0, length), transitions[q]]
             usable = (i < guided) & (jnp.max(logits) > -60)
             a = jax.random.categorical(k, jnp.where(usable, logits, 0.0))
             return transitions[q, a], a
@@ -57,8 +62,3 @@ def dfa_prefix_task(name: str, dfa: DFA, max_length: int = 256) -> TaggingTask:
         return jax.lax.scan(step, jnp.asarray(dfa.start), tokens)[1].astype(jnp.int32)
 
     return TaggingTask(name, dfa.alphabet + START, sample, labels)
-
-
-REGULAR_TASKS = {
-    name: (lambda name=name, build=build: dfa_prefix_task(name, build())) for name, build in REFERENCE_LANGUAGES.items()
-}

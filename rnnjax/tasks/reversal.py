@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rnnjax.tasks.base import Language
+from rnnjax.tasks.language import Language
 
 MARKER = "$"
 

@@ -3,6 +3,9 @@
 Merrill et al. 2020 (a formal hierarchy of RNN architectures) train prefix
 taggers for a^n b^n Sigma* on strings of length 64 and test on lengths up to
 2048; a 1-layer QRNN cannot do better than the majority class there.
+
+As a task (``tagging``), the size parameter n is the string length: an example
+of size n is a string sampled at length n, tagged at every position.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from rnnjax.tasks.base import prefix_counts
+from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, cached, masked_classification
+from rnnjax.tasks.language import prefix_counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +68,48 @@ def anbn_sigma_star_prefixes() -> TaggingTask:
         first_b_run = prefix_counts(jnp.where(a_after_b[:-1] == 0, tokens, -1), 1)[1:]
         return ((leading_as > 0) & (first_b_run >= leading_as)).astype(jnp.int32)
 
-    return TaggingTask("anbn_sigma_star", "ab", sample, labels)
+    return TaggingTask("anbn_sigma_star_prefixes", "ab", sample, labels)
 
 
-TAGGING_TASKS = {"anbn_sigma_star": anbn_sigma_star_prefixes}
-"""name -> TaggingTask builder; ``rnnjax.tasks`` adds the regular reference languages"""
+def tagging(tagger: TaggingTask, n_min: int, n_max: int, eval_n_max: int, *,
+            eval_lengths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048), eval_samples: int = 128) -> Task:
+    """Prefix tagging with ``tagger``, trained on lengths ``[n_min, n_max]``.
+
+    Evaluation: per-token accuracy on ``eval_samples`` strings of each length in
+    ``eval_lengths`` (``accuracy_T<L>``), beside the majority-class rate of the same
+    tokens (``majority_T<L>``); ``eval_n_max`` is not used."""
+    if any(length < 2 for length in (n_min, *eval_lengths)):
+        raise ValueError(f"tagged strings need length >= 2, got n_min {n_min} and eval_lengths {eval_lengths}")
+
+    def sample(key, n_lo, n_hi, max_len) -> Example:
+        tokens = tagger.sample(key, max_len)
+        length = jax.random.randint(jax.random.fold_in(key, 1), (), n_lo, n_hi + 1)
+        return {"inputs": tokens, "targets": tagger.labels(tokens), "mask": jnp.arange(max_len) < length}
+
+    @cached
+    def sets():
+        out = []
+        for length in eval_lengths:
+            tokens = jax.vmap(tagger.sample, (0, None))(jax.random.split(jax.random.key(length), eval_samples), length)
+            examples = {"inputs": np.asarray(tokens), "targets": np.asarray(jax.vmap(tagger.labels)(tokens))}
+            out.append(EvalSet(f"T{length}", examples, np.full((eval_samples,), length, np.int32)))
+        return tuple(out)
+
+    def score(model: Predictor, example: Example):
+        labels = example["targets"]
+        return {"accuracy": jnp.mean(jnp.argmax(model.logits(example["inputs"]), -1) == labels),
+                "positive": jnp.mean(labels)}
+
+    def summarise(scores):
+        out = {}
+        for length in eval_lengths:
+            positive = float(np.mean(scores[f"T{length}"]["positive"]))
+            out[f"accuracy_T{length}"] = float(np.mean(scores[f"T{length}"]["accuracy"]))
+            out[f"majority_T{length}"] = max(positive, 1 - positive)
+        return out
+
+    metrics = tuple(f"{k}_T{length}" for length in eval_lengths for k in ("accuracy", "majority"))
+    evaluation = Evaluation(sets, score, summarise, metrics, max(eval_lengths),
+                            f"{eval_samples} strings of each length in {eval_lengths}")
+    return Task(tagger.name, tagger.vocab_size, tagger.num_labels, (n_min, n_max), lambda n: n, sample,
+                masked_classification, evaluation, ("accuracy",), pad_multiple=1, definition=tagger)

@@ -6,8 +6,9 @@ One example is one token stream ``source, SEP, target, EOS`` padded with EOS:
 
 The model reads ``tokens[:-1]`` and at each position from SEP onwards is trained
 to predict the next token (teacher forcing); at test time it decodes greedily,
-feeding back its own predictions after SEP. Every task here keeps the length,
-``len(target) == len(source) == n``.
+feeding back its own predictions after SEP, scored by coarse accuracy (the whole
+output right) and fine accuracy (the fraction right before the first error).
+Every task here keeps the length, ``len(target) == len(source) == n``.
 
 - copy, reversal, bigram flip: sources uniform over ``symbols`` (128 in the paper);
 - SVO -> SOV and gender conjugation: sentences ``DET ADJ^a NOUN VERB DET ADJ^b NOUN``
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-Array = jax.Array
+from rnnjax.tasks.base import Array, EvalSet, Evaluation, Example, Predictor, Task, cached, masked_classification
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,10 +223,52 @@ def gender_conjugation(lexicon: Lexicon = Lexicon()) -> Transduction:
     return Transduction("gender_conjugation", lexicon.target_size + 2, make, transduce, min_length=5)
 
 
-TRANSDUCTIONS = {
-    "copy": copy,
-    "reversal": reversal,
-    "bigram_flip": bigram_flip,
-    "svo_sov": svo_sov,
-    "gender_conjugation": gender_conjugation,
-}
+def transduction_scores(predictions: Array, targets: Array, n: Array) -> tuple[Array, Array]:
+    """``predictions, targets: int[L]`` (aligned with ``tokens[1:]``), source length
+    ``n: int[]`` -> ``(coarse: bool[], fine: float[])``: whether the output (positions
+    n..2n) is entirely correct, and the fraction of it correct before the first error."""
+    mask = target_mask(n, targets.shape[0])
+    ok = (predictions == targets) | ~mask
+    return jnp.all(ok), jnp.sum(jnp.cumprod(ok) * mask) / (n + 1)
+
+
+def transduction(task: Transduction, n_min: int, n_max: int, eval_n_max: int, *, eval_samples: int = 500) -> Task:
+    """Teacher-forced training on sources of length ``[n_min, n_max]``; greedy decoding
+    scored on ``eval_samples`` sources with n in the training range (``*_train``) and in
+    ``(n_max, eval_n_max]`` (``*_test``; Grefenstette et al. train on 8-64, test on 65-128)."""
+    if n_min < task.min_length:
+        raise ValueError(f"{task.name} sources have at least {task.min_length} symbols: "
+                         f"n_min must be >= {task.min_length}, got {n_min}")
+    ranges = {"train": (n_min, n_max), "test": (n_max + 1, eval_n_max)}
+    ranges = {name: r for name, r in ranges.items() if r[0] <= r[1]}
+
+    def sample(key, n_lo, n_hi, max_len) -> Example:
+        tokens, n = task.sample(key, n_lo, n_hi, max_len)
+        return {"inputs": tokens[:-1], "targets": tokens[1:], "mask": target_mask(n, max_len - 1), "n": n}
+
+    @cached
+    def sets():
+        out = []
+        for name, (lo, hi) in ranges.items():
+            max_len = task.max_length(hi)
+            keys = jax.random.split(jax.random.key(hi), eval_samples)
+            tokens, n = jax.vmap(task.sample, (0, None, None, None))(keys, lo, hi, max_len)
+            tokens, n = np.asarray(tokens), np.asarray(n)
+            forced = np.arange(max_len - 1)[None] <= n[:, None]
+            examples = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:], "n": n, "forced": forced}
+            out.append(EvalSet(name, examples, 2 * n + 1))
+        return tuple(out)
+
+    def score(model: Predictor, example: Example):
+        predictions = model.greedy(example["inputs"], example["forced"])
+        coarse, fine = transduction_scores(predictions, example["targets"], example["n"])
+        return {"coarse": coarse, "fine": fine}
+
+    def summarise(scores):
+        return {f"{k}_{name}": float(np.mean(scores[name][k])) for name in ranges for k in ("coarse", "fine")}
+
+    evaluation = Evaluation(sets, score, summarise, tuple(f"{k}_{r}" for r in ranges for k in ("coarse", "fine")),
+                            task.max_length(max(hi for _, hi in ranges.values())) - 1,
+                            f"greedy decoding of {eval_samples} sources per range {ranges}")
+    return Task(task.name, task.vocab_size, task.vocab_size, (n_min, n_max), task.max_length, sample,
+                masked_classification, evaluation, ("accuracy",), separator=task.separator, definition=task)

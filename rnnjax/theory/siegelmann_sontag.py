@@ -31,8 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import rnnjax
-from rnnjax.cells import Cell, elman
+from rnnjax.cells import Cell, elman, scan
 from rnnjax.theory.stack_machine import Stack, StackMachine, Step
 
 SUBSTEPS = 3
@@ -130,7 +129,7 @@ class CompiledMachine:
         return np.stack(out)
 
     def run_float(self, words: list[str], dtype=jnp.float32, stacks: list | None = None) -> np.ndarray:
-        """The network run with ``rnnjax.scan`` in ``dtype`` (float64 switches on
+        """The network run with ``rnnjax.cells.scan`` in ``dtype`` (float64 switches on
         x64 for the call) on equal-length words, from initial stacks ``stacks[i]``
         (default empty): ``[B, SUBSTEPS * len, H]`` as float64."""
         if len({len(w) for w in words}) != 1:
@@ -159,7 +158,7 @@ class CompiledMachine:
 @jax.jit
 def _scan_batch(params, h0, xs):
     cell = elman(h0.shape[1], "saturated", hoist=False)
-    return jax.vmap(lambda h, x: rnnjax.scan(cell, params, x, h)[1])(h0, xs)
+    return jax.vmap(lambda h, x: scan(cell, params, x, h)[1])(h0, xs)
 
 
 def compile_machine(machine: StackMachine) -> CompiledMachine:

@@ -83,13 +83,17 @@ class StackMachine:
 
     def __post_init__(self):
         if self.start not in self.states or not set(self.accepting) <= set(self.states):
-            raise ValueError(f"{self.name}: start {self.start!r} and accepting {self.accepting} must be among {self.states}")
+            raise ValueError(
+                f"{self.name}: start {self.start!r} and accepting {self.accepting} must be among {self.states}"
+            )
         for r in self.rules:
             where = f"{self.name}: rule {r}"
             if r.state not in self.states or r.next_state not in self.states:
                 raise ValueError(f"{where} names a state outside {self.states}")
             if r.symbol not in self.alphabet or (r.emit is not None and r.emit not in self.outputs):
-                raise ValueError(f"{where} reads a symbol outside {self.alphabet!r} or emits one outside {self.outputs!r}")
+                raise ValueError(
+                    f"{where} reads a symbol outside {self.alphabet!r} or emits one outside {self.outputs!r}"
+                )
             if len(r.tops) > self.stacks or len(r.actions) > self.stacks:
                 raise ValueError(f"{where} has more conditions or actions than the {self.stacks} stacks")
             if any(c not in CONDITIONS for c in r.tops) or any(a not in ACTIONS for a in r.actions):

@@ -1,6 +1,7 @@
-"""Training: configs, the jitted population step and loop, checkpoints, run directories, sweeps."""
+"""Training: configs, building, the jitted population step and loop, checkpoints, run directories, sweeps."""
 
-from rnnjax.train.config import TrainConfig, build_model
+from rnnjax.train.build import Parts, build
+from rnnjax.train.config import TrainConfig
 from rnnjax.train.loop import TrainResult, TrainState, train, train_population
 
-__all__ = ["TrainConfig", "TrainResult", "TrainState", "build_model", "train", "train_population"]
+__all__ = ["Parts", "TrainConfig", "TrainResult", "TrainState", "build", "train", "train_population"]

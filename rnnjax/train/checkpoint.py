@@ -24,6 +24,7 @@ class PopulationCheckpointer:
         if every < 1 or keep < 1:
             raise ValueError(f"checkpoint every and keep must be >= 1, got every={every}, keep={keep}")
         self.every = every
+        self.directory = Path(directory)
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True, create=True)
         self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
 
@@ -51,7 +52,9 @@ class PopulationCheckpointer:
                     args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), histories=ocp.args.JsonRestore()),
                 )
             except Exception as e:  # orbax raises many types for unreadable data
-                warnings.warn(f"checkpoint at step {step} is unreadable ({type(e).__name__}: {e}); trying the previous one")
+                warnings.warn(
+                    f"checkpoint at step {step} is unreadable ({type(e).__name__}: {e}); trying the previous one"
+                )
                 continue
             return step, restored["state"], restored["histories"]
         return None

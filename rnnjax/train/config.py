@@ -1,220 +1,302 @@
-"""Typed configuration of one training run, and building its parts."""
+"""Typed configuration of a run, grouped by concern, and the flat names over it.
+
+    cfg = TrainConfig.of(task="anbn", cell="gru", hidden=20, learning_rate=0.03)
+    cfg.task.name, cfg.model.hidden, cfg.optim.learning_rate, cfg.run.seed
+    cfg = cfg.replace(cell="lstm", forget_bias=0.5)     # flat names = CLI flags = grid fields
+
+Groups: ``task`` (which task, its training sizes and its options), ``model``
+(cell, layers, memory, their options), ``optim``, ``eval`` and ``run``. A field
+that belongs to one task, cell, memory or model is an *option* of its registry
+entry (``rnnjax.registry``): ``cfg.task.options["threshold"]``; changing the
+entry keeps the options the new entry shares and resets the others.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
-import math
 import typing
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from rnnjax import cells, memory
-from rnnjax.models import EncoderDecoder, SequenceModel
-from rnnjax.tasks import (
-    LANGUAGES,
-    TAGGING_TASKS,
-    TRANSDUCTIONS,
-    Language,
-    TaggingTask,
-    Transduction,
-)
-from rnnjax.tasks.cfl import CFL_TASKS, cfl_task
+from rnnjax import legacy
+from rnnjax.cells import CELLS
+from rnnjax.memory import MEMORIES
+from rnnjax.models import MODELS
+from rnnjax.registry import Entry, Registry, check_value
+from rnnjax.tasks import TASKS
 
-CellName = Literal["elman", "lstm", "gru", "qrnn", "doubling_lstm"]
-TaskName = Literal[
-    "anbn", "anbncn", "anbn_sigma_star", "marked_reversal",
-    "copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation",
-    "cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl",
-    "tomita1", "tomita2", "tomita3", "tomita4", "tomita5", "tomita6", "tomita7", "balanced_parentheses",
-]
-MemoryName = Literal["none", "stack", "queue", "deque", "superposition", "tape", "attention", "rns", "ns", "vrns"]
+VERSION = 2
+NO_MEMORY = "none"
+
+
+class Options(Mapping):
+    """An immutable, hashable mapping of option values."""
+
+    def __init__(self, items: Mapping | None = None):
+        self._items = dict(sorted((items or {}).items()))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Mapping) and dict(self) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"Options({self._items})"
+
+
+def _field(default, help: str, **kw):
+    factory = {"default_factory": default} if callable(default) else {"default": default}
+    return dataclasses.field(**factory, metadata={"help": help}, **kw)
+
+
+def _resolve(registry: Registry, name: str, given: Mapping) -> Options:
+    """``given`` options of ``registry[name]`` checked and completed with its defaults."""
+    entry = registry[name]
+    unknown = set(given) - set(entry.options)
+    if unknown:
+        takes = ", ".join(entry.options) or "no options"
+        raise ValueError(f"{registry.kind} {name!r} takes no option {', '.join(sorted(unknown))} (it takes: {takes})")
+    values = entry.defaults() | dict(given)
+    return Options({k: check_value(k, entry.options[k].hint, v) for k, v in values.items()})
+
+
+class _Group:
+    """Checks each field's type (from its annotation) and ``POSITIVE`` fields."""
+
+    POSITIVE: tuple[str, ...] = ()
+
+    def _check(self):
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            if hints[f.name] is Options:
+                continue
+            object.__setattr__(self, f.name, check_value(f.name, hints[f.name], getattr(self, f.name)))
+        for name in self.POSITIVE:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig(_Group):
+    name: str = _field("anbn", "the task (rnnjax.tasks.TASKS)")
+    n_min: int = _field(1, "smallest size parameter n in training (the n of a^n b^n, a source or string length)")
+    n_max: int = _field(99, "largest size parameter n in training")
+    options: Options = _field(Options, "the task's own options")
+    POSITIVE = ("n_min",)
+
+    def __post_init__(self):
+        self._check()
+        object.__setattr__(self, "options", _resolve(TASKS, self.name, self.options))
+        if self.n_max < self.n_min:
+            raise ValueError(f"n_max ({self.n_max}) must be >= n_min ({self.n_min})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Group):
+    name: str = _field("sequence", "the model around the cell (rnnjax.models.MODELS)")
+    cell: str = _field("lstm", "the recurrent cell (rnnjax.cells.CELLS)")
+    hidden: int = _field(10, "units per layer")
+    layers: int = _field(1, "stacked cell layers")
+    embedding_dim: int = _field(3, "learned token embedding width; 0 feeds one-hot vectors")
+    memory: str = _field(NO_MEMORY, "memory attached to the cell (rnnjax.memory.MEMORIES), or none")
+    cell_options: Options = _field(Options, "the cell's own options")
+    memory_options: Options = _field(Options, "the memory's own options")
+    options: Options = _field(Options, "the model's own options")
+    POSITIVE = ("hidden", "layers")
+
+    def __post_init__(self):
+        self._check()
+        if self.embedding_dim < 0:
+            raise ValueError(f"embedding_dim must be >= 0, got {self.embedding_dim}")
+        object.__setattr__(self, "options", _resolve(MODELS, self.name, self.options))
+        object.__setattr__(self, "cell_options", _resolve(CELLS, self.cell, self.cell_options))
+        if self.memory == NO_MEMORY:
+            if self.memory_options:
+                raise ValueError(f"memory options {sorted(self.memory_options)} need a memory; memory is none")
+        else:
+            object.__setattr__(self, "memory_options", _resolve(MEMORIES, self.memory, self.memory_options))
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig(_Group):
+    name: Literal["adam", "sgd"] = _field("adam", "optimiser")
+    learning_rate: float = _field(0.01, "learning rate")
+    clip_norm: float = _field(1.0, "global-norm gradient clipping; 0 disables")
+
+    def __post_init__(self):
+        self._check()
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.clip_norm < 0:
+            raise ValueError(f"clip_norm must be >= 0, got {self.clip_norm}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig(_Group):
+    eval_n_max: int = _field(1000, "largest size parameter n in evaluation")
+    POSITIVE = ("eval_n_max",)
+
+    def __post_init__(self):
+        self._check()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(_Group):
+    seed: int = _field(0, "a member's seed: its initial parameters and every batch it samples")
+    steps: int = _field(2000, "training steps")
+    batch_size: int = _field(32, "examples per step")
+    num_buckets: int = _field(4, "training sizes are split into this many padded length buckets (one program each)")
+    log_every: int = _field(50, "steps between logged metrics")
+    POSITIVE = ("steps", "batch_size", "num_buckets", "log_every")
+
+    def __post_init__(self):
+        self._check()
+
+
+GROUPS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig, "eval": EvalConfig, "run": RunConfig}
+NAME_FLAGS = {"task": "task", "model": "model", "optim": "optimizer"}
+"""group -> the flat name of its ``name`` field"""
+ENTRY_FIELDS = {"task": ("task", "name", "options"), "cell": ("model", "cell", "cell_options"),
+                "memory": ("model", "memory", "memory_options"), "model": ("model", "name", "options")}
+"""kind of entry -> (group, field naming the entry, field holding its options)"""
+
+
+def registries() -> dict[str, Registry]:
+    return {"task": TASKS, "cell": CELLS, "memory": MEMORIES, "model": MODELS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """A flat name: a group field (``option_of`` None) or an option of one kind of entry."""
+
+    name: str
+    group: str
+    field: str
+    hint: Any
+    help: str
+    option_of: str | None = None
+    entries: tuple[Entry, ...] = ()
+
+
+def flags() -> dict[str, Flag]:
+    """Every flat name (CLI flag, grid field) -> Flag, from the groups and the registries."""
+    table: dict[str, Flag] = {}
+    option_fields = {(group, field) for group, _, field in ENTRY_FIELDS.values()}
+    for group, cls in GROUPS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if (group, f.name) in option_fields:
+                continue
+            name = NAME_FLAGS[group] if f.name == "name" else f.name
+            table[name] = Flag(name, group, f.name, hints[f.name], f.metadata["help"])
+    for kind, (group, _, field) in ENTRY_FIELDS.items():
+        for name, entries in registries()[kind].option_flags().items():
+            hints = {e.options[name].hint for e in entries}
+            takers = [e.name for e in entries]
+            if name in table:
+                raise ValueError(f"option {name!r} of {kind} {takers} clashes with the flag of {table[name].help!r}")
+            if len(hints) > 1:
+                raise ValueError(f"option {name!r} of {kind} {takers} has several types: {hints}")
+            table[name] = Flag(name, group, field, hints.pop(), f"{kind} {', '.join(takers)}", kind, tuple(entries))
+    return table
+
+
+def _unknown(names, table) -> ValueError:
+    hints = [f"{n!r} (did you mean {difflib.get_close_matches(n, table, 1)[0]!r}?)"
+             if difflib.get_close_matches(n, table, 1) else repr(n) for n in sorted(names)]
+    return ValueError(f"unknown config field {', '.join(hints)}; see rnnjax train --help")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One run: task, architecture, optimisation, evaluation.
+    """One run: task, model, optimiser, evaluation and run settings (see the module)."""
 
-    Every field can be overridden on the command line (``--hidden 20``).
-    """
-
-    task: TaskName = "anbn"
-    """language or transduction to learn"""
-    objective: Literal["prediction", "tagging", "transduction"] = "prediction"
-    """next-symbol prediction on members (Weiss et al. 2018), per-prefix membership tags,
-    or source -> target transduction (Grefenstette et al. 2015; the transduction tasks)"""
-    train_length: int = 64
-    """tagging only: length of every training string"""
-    eval_lengths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
-    """tagging only: test string lengths"""
-    n_min: int = 1
-    """smallest n in the training strings"""
-    n_max: int = 99
-    """largest n in the training strings"""
-    max_suffix: int = 16
-    """a^n b^n Sigma* only: longest random suffix"""
-    alphabet: str = "ab"
-    """marked_reversal only: the symbols of w"""
-    symbols: int = 128
-    """copy, reversal, bigram_flip only: number of source symbols"""
-    cell: CellName = "lstm"
-    activation: Literal["tanh", "relu", "saturated"] = "tanh"
-    """elman only"""
-    reset: Literal["before", "after"] = "before"
-    """gru only: reset gate before U_n (Cho et al. 2014) or after (cuDNN/flax)"""
-    forget_bias: float = 1.0
-    """lstm, doubling_lstm: initial forget-gate bias"""
-    width: int = 2
-    """qrnn only: convolution width k"""
-    pooling: Literal["f", "fo", "ifo"] = "fo"
-    """qrnn only"""
-    recurrence: Literal["associative", "sequential"] | None = None
-    """qrnn only: whole-sequence recurrence; None = backend default"""
-    hidden: int = 10
-    layers: int = 1
-    memory: MemoryName = "none"
-    """memory attached to the cell (layers): a stratified stack/queue/deque, a superposition
-    stack, a tape, or attention over an encoder of the same architecture"""
-    memory_width: int = 8
-    """value width of stack, queue, deque, superposition and tape cells, and of VRNS vectors"""
-    stack_states: int = 2
-    """rns, ns, vrns: PDA states Q"""
-    stack_symbols: int = 3
-    """rns, ns, vrns: stack symbols S (bottom included)"""
-    stack_window: int = 0
-    """rns, ns, vrns: keep runs at most this many steps back; 0 = the whole sequence"""
-    attention_score: Literal["dot", "additive"] = "dot"
-    attention_fusion: Literal["early", "late"] = "late"
-    embedding_dim: int = 3
-    """0 feeds one-hot vectors"""
-    hoist: bool | None = None
-    """input projection in `project` (True) or in `step` (False); None = backend default"""
-    optimizer: Literal["adam", "sgd"] = "adam"
-    learning_rate: float = 0.01
-    clip_norm: float = 1.0
-    """global-norm gradient clipping; 0 disables"""
-    batch_size: int = 32
-    steps: int = 2000
-    num_buckets: int = 4
-    """training lengths are split into this many padded length buckets (one program each)"""
-    seed: int = 0
-    threshold: float = 0.005
-    """acceptance threshold on next-symbol probabilities"""
-    eval_n_max: int = 1000
-    """evaluation tests every n in 1..eval_n_max"""
-    log_every: int = 50
-
-    def __post_init__(self):
-        for name, hint in typing.get_type_hints(type(self)).items():
-            choices = typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
-            if choices and getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        positive = (
-            "n_min", "hidden", "layers", "width", "batch_size", "steps", "num_buckets", "eval_n_max", "log_every",
-            "symbols", "memory_width", "stack_states", "stack_symbols",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_suffix", "embedding_dim", "clip_norm"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.objective == "tagging" and self.task not in TAGGING_TASKS:
-            raise ValueError(f"objective 'tagging' needs a task in {sorted(TAGGING_TASKS)}, got {self.task!r}")
-        if (self.objective == "transduction") != (self.task in TRANSDUCTIONS):
-            raise ValueError(
-                f"the transduction tasks {sorted(TRANSDUCTIONS)} go with objective 'transduction' and only they do; "
-                f"got task {self.task!r} with objective {self.objective!r}"
-            )
-        if self.task in ("svo_sov", "gender_conjugation") and self.n_min < 5:
-            raise ValueError(f"{self.task} sentences have at least 5 words: n_min must be >= 5, got {self.n_min}")
-        if self.train_length < 2 or any(n < 2 for n in self.eval_lengths):
-            raise ValueError(f"train_length and eval_lengths must be >= 2, got {self.train_length}, {self.eval_lengths}")
-        if self.n_max < self.n_min:
-            raise ValueError(f"n_max ({self.n_max}) must be >= n_min ({self.n_min})")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def of(cls, **flat) -> TrainConfig:
+        """The default config with flat fields replaced (``TrainConfig.of(task="copy", hidden=64)``)."""
+        return cls().replace(**flat)
+
+    def replace(self, *, strict: bool = True, **flat) -> TrainConfig:
+        """A copy with flat fields replaced. Entry names (task, cell, memory, model) go first;
+        an entry whose name changes keeps the options the new entry also takes and gets
+        the new entry's defaults for the rest. An option that the (new) entry does not
+        take is an error, or skipped if not ``strict``."""
+        table = flags()
+        if set(flat) - set(table):
+            raise _unknown(set(flat) - set(table), table)
+        groups = {g: {f.name: getattr(getattr(self, g), f.name) for f in dataclasses.fields(cls)}
+                  for g, cls in GROUPS.items()}
+        names = {(flag.group, flag.field): value for flag, value in ((table[n], v) for n, v in flat.items())
+                 if flag.option_of is None}
+        for kind, (group, name_field, options_field) in ENTRY_FIELDS.items():
+            new_name = names.get((group, name_field), groups[group][name_field])
+            if new_name != groups[group][name_field]:
+                takes = registries()[kind][new_name].options if new_name in registries()[kind] else {}
+                groups[group][options_field] = {k: v for k, v in groups[group][options_field].items() if k in takes}
+        for (group, field), value in names.items():
+            groups[group][field] = value
+        for name, value in flat.items():
+            flag = table[name]
+            if flag.option_of is None:
+                continue
+            group, name_field, options_field = ENTRY_FIELDS[flag.option_of]
+            current = groups[group][name_field]
+            if any(e.name == current for e in flag.entries):
+                groups[group][options_field] = {**groups[group][options_field], name: value}
+            elif strict:
+                raise ValueError(f"option {name!r} belongs to {flag.help}, not to {flag.option_of} {current!r}")
+        return TrainConfig(**{g: GROUPS[g](**values) for g, values in groups.items()})
+
+    def get(self, name: str) -> Any:
+        """The value of a flat field (None for an option the current entry does not take)."""
+        table = flags()
+        if name not in table:
+            raise _unknown({name}, table)
+        flag = table[name]
+        value = getattr(getattr(self, flag.group), flag.field)
+        return value.get(name) if flag.option_of else value
+
+    def flat(self) -> dict[str, Any]:
+        """Every flat field that applies to this config."""
+        table = flags()
+        return {name: self.get(name) for name, flag in table.items()
+                if flag.option_of is None or name in getattr(getattr(self, flag.group), flag.field)}
+
+    def to_json(self) -> str:
+        groups = {g: {f.name: dict(v) if isinstance(v := getattr(getattr(self, g), f.name), Options) else v
+                      for f in dataclasses.fields(GROUPS[g])} for g in GROUPS}
+        return json.dumps({"version": VERSION, **groups}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """A config written by ``to_json``, or by an earlier release (flat fields, version 1)."""
         fields = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+        if "version" not in fields:
+            return _from_v1(fields)
+        if fields.pop("version") != VERSION:
+            raise ValueError(f"config version {fields.get('version')} is newer than this rnnjax ({VERSION})")
+        return cls(**{g: GROUPS[g](**{k: Options(v) if isinstance(v, dict) else v for k, v in values.items()})
+                      for g, values in fields.items()})
 
 
-def build_task(cfg: TrainConfig) -> Language | TaggingTask | Transduction:
-    """The task: a Language (prediction), a TaggingTask or a Transduction."""
-    if cfg.objective == "tagging":
-        return TAGGING_TASKS[cfg.task]()
-    if cfg.objective == "transduction":
-        permutation = cfg.task in ("copy", "reversal", "bigram_flip")
-        return TRANSDUCTIONS[cfg.task](cfg.symbols) if permutation else TRANSDUCTIONS[cfg.task]()
-    if cfg.task in CFL_TASKS:
-        return cfl_task(CFL_TASKS[cfg.task], (cfg.n_min, cfg.n_max), (cfg.n_min, cfg.eval_n_max), seed=0)
-    if cfg.task == "anbn_sigma_star":
-        return LANGUAGES[cfg.task](max_suffix=cfg.max_suffix)
-    if cfg.task == "marked_reversal":
-        return LANGUAGES[cfg.task](cfg.alphabet)
-    return LANGUAGES[cfg.task]()
-
-
-def longest_sequence(cfg: TrainConfig, task, training: bool) -> int:
-    """The longest token sequence a model reads in training (``training``) or in
-    evaluation: what a memory's capacity must hold."""
-    if cfg.objective == "tagging":
-        return cfg.train_length if training else max(cfg.eval_lengths)
-    n = cfg.n_max if training else max(2 * cfg.n_max, cfg.eval_n_max)
-    return 8 * math.ceil(task.max_length(n) / 8) + 1  # length buckets pad to multiples of 8; +1 start symbol
-
-
-def build_memory(cfg: TrainConfig) -> memory.Memory:
-    m, window = cfg.memory_width, cfg.stack_window or None
-    return {
-        "stack": lambda: memory.stack(m),
-        "queue": lambda: memory.queue(m),
-        "deque": lambda: memory.deque(m),
-        "superposition": lambda: memory.superposition_stack(m),
-        "tape": lambda: memory.tape(m),
-        "rns": lambda: memory.nondeterministic_stack(cfg.stack_states, cfg.stack_symbols, window=window),
-        "ns": lambda: memory.nondeterministic_stack(
-            cfg.stack_states, cfg.stack_symbols, normalised=True, read_states=False, window=window
-        ),
-        "vrns": lambda: memory.nondeterministic_stack(cfg.stack_states, cfg.stack_symbols, vector_width=m, window=window),
-    }[cfg.memory]()
-
-
-def build_cell(cfg: TrainConfig) -> cells.Cell:
-    def layer():
-        if cfg.cell == "elman":
-            return cells.elman(cfg.hidden, cfg.activation, hoist=cfg.hoist)
-        if cfg.cell == "lstm":
-            return cells.lstm(cfg.hidden, forget_bias=cfg.forget_bias, hoist=cfg.hoist)
-        if cfg.cell == "doubling_lstm":
-            return cells.doubling_lstm(cfg.hidden, forget_bias=cfg.forget_bias, hoist=cfg.hoist)
-        if cfg.cell == "qrnn":
-            return cells.qrnn(cfg.hidden, width=cfg.width, pooling=cfg.pooling, recurrence=cfg.recurrence)
-        return cells.gru(cfg.hidden, reset=cfg.reset, hoist=cfg.hoist)
-
-    return layer() if cfg.layers == 1 else cells.stack(*(layer() for _ in range(cfg.layers)))
-
-
-def build_model(cfg: TrainConfig, training: bool = False) -> tuple[Language | TaggingTask | Transduction, Any]:
-    """The task and the model (a SequenceModel, or an EncoderDecoder for attention).
-    A memory's capacity is the longest sequence of training (``training``) or of
-    evaluation; parameters do not depend on it."""
-    task = build_task(cfg)
-    num_outputs = task.num_labels if cfg.objective == "tagging" else task.vocab_size
-    embedding = cfg.embedding_dim or None
-    if cfg.memory == "attention":
-        separator = task.separator if cfg.objective == "transduction" else -1
-        return task, EncoderDecoder(
-            build_cell(cfg), build_cell(cfg), task.vocab_size, num_outputs, separator, embedding,
-            cfg.attention_score, cfg.attention_fusion,
-        )
-    cell = build_cell(cfg)
-    if cfg.memory != "none":
-        cell = memory.augment(cell, build_memory(cfg), longest_sequence(cfg, task, training))
-    return task, SequenceModel(cell, task.vocab_size, num_outputs, embedding)
+def _from_v1(fields: dict) -> TrainConfig:
+    names, rest = legacy.v1_fields(fields)
+    return TrainConfig.of(**names).replace(strict=False, **rest)

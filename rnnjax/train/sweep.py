@@ -20,7 +20,6 @@ import hashlib
 import importlib.util
 import itertools
 import json
-import os
 import shutil
 import typing
 from collections.abc import Callable
@@ -30,10 +29,12 @@ import jax
 from jax.experimental import multihost_utils
 from tensorboardX import SummaryWriter
 
+from rnnjax.eval.generalisation import device_memory, evaluate
 from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
-from rnnjax.train.config import TrainConfig, build_model
+from rnnjax.train.build import Parts, build
+from rnnjax.train.config import TrainConfig, flags
 from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, stack_members, train_population
-from rnnjax.train.runs import Run, evaluate, finished_with, load_run, save_run, write_config
+from rnnjax.train.runs import Run, finished_with, load_runs, save_run, write_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,36 +78,43 @@ class Member:
 def expand(
     experiment: Experiment, out_dir: Path, arms=(), seeds=(), grid: dict | None = None, overrides: dict | None = None
 ) -> list[Member]:
-    """Every (arm, grid point, seed) as a Member, in that order."""
+    """Every (arm, grid point, seed) as a Member, in that order.
+
+    ``overrides`` and grid fields replace config fields in every arm; an option
+    (e.g. ``symbols``) applies to the arms whose task, cell, memory or model takes
+    it, and is an error if none of the chosen arms does."""
     unknown = set(arms) - set(experiment.arms)
     if unknown:
         raise ValueError(f"unknown arms {sorted(unknown)}; {experiment.name} has {sorted(experiment.arms)}")
-    grid = grid or {}
+    grid, overrides = grid or {}, overrides or {}
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     members = []
     for arm in arms or tuple(experiment.arms):
         for point in points:
             for seed in seeds or experiment.seeds:
-                cfg = dataclasses.replace(experiment.arms[arm], **(overrides or {}), **point, seed=seed)
+                cfg = experiment.arms[arm].replace(strict=False, **overrides).replace(strict=False, **point, seed=seed)
                 member = Member(arm, point, cfg, out_dir)
                 members.append(dataclasses.replace(member, run_dir=out_dir / arm / member.label / f"seed{seed}"))
+    for name in (*overrides, *grid):
+        if not any(name in m.config.flat() for m in members):
+            raise ValueError(f"no arm of {experiment.name} takes {name!r} (it is an option of {flags()[name].help})")
     return members
 
 
 def parse_grid(entries: typing.Iterable[str]) -> dict[str, tuple]:
     """``["learning_rate=0.01,0.03", "hidden=10,20"]`` -> ``{"learning_rate": (0.01, 0.03), "hidden": (10, 20)}``,
     values converted to the field's type."""
-    hints = typing.get_type_hints(TrainConfig)
+    table = flags()
     grid = {}
     for entry in entries:
         name, sep, values = entry.partition("=")
         if not sep or not values:
             raise ValueError(f"grid entry {entry!r} must look like field=value1,value2")
-        if name not in hints:
-            raise ValueError(f"grid field {name!r} is not a TrainConfig field")
+        if name not in table:
+            raise ValueError(f"grid field {name!r} is not a config field")
         if name == "seed":
             raise ValueError("use --seeds to choose seeds, not a grid over seed")
-        grid[name] = tuple(_convert(name, hints[name], v) for v in values.split(","))
+        grid[name] = tuple(_convert(name, table[name].hint, v) for v in values.split(","))
     return grid
 
 
@@ -126,28 +134,25 @@ def _convert(name: str, hint, text: str):
     raise ValueError(f"grid value {text!r} is not valid for {name} ({hint})")
 
 
-def plan_programs(members: list[Member], max_population: int | None = None) -> list[list[Member]]:
-    """Groups members that can share a program, each group cut into chunks that fit."""
+def plan_programs(members: list[Member], max_population: int | None = None) -> list[tuple[Parts, list[Member]]]:
+    """Groups members that can share a program, each group built once and cut into
+    chunks that fit."""
     groups: dict[TrainConfig, list[Member]] = {}
     for m in members:
         groups.setdefault(program_key(m.config), []).append(m)
     programs = []
     for group in groups.values():
-        cap = max_population or population_cap(group[0].config)
-        programs += [group[i : i + cap] for i in range(0, len(group), cap)]
+        parts = build(group[0].config)
+        cap = max_population or population_cap(parts)
+        programs += [(parts, group[i : i + cap]) for i in range(0, len(group), cap)]
     return programs
 
 
-def population_cap(cfg: TrainConfig, fraction: float = 0.5) -> int:
+def population_cap(parts: Parts, fraction: float = 0.5) -> int:
     """How many members fit in ``fraction`` of this process's device memory, by
     ``member_bytes`` (XLA's accounting of the compiled step)."""
-    devices = jax.local_devices()
-    stats = devices[0].memory_stats() or {}
-    if "bytes_limit" in stats:
-        per_device = stats["bytes_limit"]
-    else:  # CPU devices share the host's memory
-        per_device = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") / len(devices)
-    return max(1, int(fraction * per_device // member_bytes(cfg)) * len(devices))
+    devices = len(jax.local_devices())
+    return max(1, int(fraction * device_memory() // member_bytes(parts)) * devices)
 
 
 def program_id(members: list[Member]) -> str:
@@ -156,31 +161,31 @@ def program_id(members: list[Member]) -> str:
 
 
 def train_program(
-    members: list[Member], checkpoint_root: Path, *, resume: bool, checkpoint_every: int, keep: int, progress: bool
+    parts: Parts, members: list[Member], checkpoint_root: Path, *, resume: bool, checkpoint_every: int, keep: int,
+    progress: bool
 ) -> None:
     """Trains, evaluates and saves one program's members."""
-    cfgs = [m.config for m in members]
     for m in members:
         write_config(m.config, m.run_dir)
     checkpoint_dir = checkpoint_root / program_id(members)
     trained = train_population(
-        cfgs,
+        [m.config for m in members],
         [m.run_dir for m in members],
+        parts=parts,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
         keep=keep,
         resume=resume,
         progress=progress,
     )
-    language, model = build_model(cfgs[0])
-    metrics = evaluate(cfgs[0], model, language, stack_members([t.params for t in trained]))
+    metrics = evaluate(parts.task, parts.eval_model, stack_members([t.params for t in trained]))
     for m, t, scores in zip(members, trained, metrics):
-        hparams = {"arm": m.arm, **{k: getattr(m.config, k) for k in MEMBER_FIELDS}, **m.point}
+        hparams = {"arm": m.arm, **{k: m.config.get(k) for k in MEMBER_FIELDS}, **m.point}
+        final = {f"final_{k}": t.history[-1][k] for k in ("loss", *parts.task.train_metrics)}
         results = {
             **hparams,
             "label": m.label,
-            "final_loss": t.history[-1]["loss"],
-            "final_accuracy": t.history[-1]["accuracy"],
+            **final,
             "diverged_at": t.diverged_at,
             "steps_per_second": t.steps_per_second,
             "population": len(members),
@@ -230,14 +235,16 @@ def run_experiment(
     todo = [m for m in members if not finished_with(m.run_dir, m.config)]
     if todo and not train_missing:
         raise FileNotFoundError(f"{todo[0].run_dir} has no finished run of this config; train it first")
-    for program in plan_programs(todo, max_population):
+    built = {}
+    for parts, program in plan_programs(todo, max_population):
         train_program(
-            program, out_dir / ".checkpoints", resume=resume, checkpoint_every=checkpoint_every, keep=keep,
+            parts, program, out_dir / ".checkpoints", resume=resume, checkpoint_every=checkpoint_every, keep=keep,
             progress=progress,
         )
+        built[program_key(parts.config)] = parts
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices(f"rnnjax {experiment.name} trained")
-    runs = [load_run(m.run_dir) for m in members]
+    runs = load_runs([m.run_dir for m in members], built)
     if jax.process_index() != 0:
         return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
     text = write_sweep_report(runs, out_dir)

@@ -1,0 +1,75 @@
+"""The task protocol changed nothing: short runs of every task family give the numbers recorded before it.
+
+``data/regression_v1.json`` holds, per case, the command and for every run its
+results, its logged losses and per-parameter sums (sum, sum of |x|, sum of x^2,
+first values), recorded with the release before the task protocol (commit
+42b1f26) through the same CLI, trained long enough for the evaluations to
+discriminate (some near misses rejected, some corruptions caught); ``main_job``
+is the README's main job. The only deliberate change: language-modelling tasks
+no longer log a next-symbol "accuracy" (it was 1.0 by construction).
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from rnnjax.cli import main
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "regression_v1.json").read_text())
+FAST = {"counting": ("lstm_anbn",), "qrnn_vs_lstm": ("qrnn_1layer",), "transduction": ("reversal-stack",)}
+TIMING = {"steps_per_second", "process"}
+
+
+def _cases():
+    for name, case in RECORDED.items():
+        arms = FAST.get(name)
+        if arms:
+            yield pytest.param(name, arms, id=f"{name}-fast")
+        yield pytest.param(name, (), id=name, marks=pytest.mark.slow)
+
+
+def _argv(argv: list[str], arms: tuple[str, ...]) -> list[str]:
+    if not arms:
+        return argv
+    start = argv.index("--arms") + 1
+    stop = next(i for i in range(start, len(argv)) if argv[i].startswith("--"))
+    return argv[:start] + list(arms) + argv[stop:]
+
+
+def _summary(params) -> dict[str, list[float]]:
+    out = {}
+    for path, x in jax.tree_util.tree_leaves_with_path(params):
+        x = np.asarray(x, np.float64).ravel()
+        out[jax.tree_util.keystr(path)] = [x.sum(), np.abs(x).sum(), np.square(x).sum(), *x[:4]]
+    return out
+
+
+@pytest.mark.parametrize("name, arms", list(_cases()))
+def test_short_runs_give_the_recorded_numbers(name, arms):
+    case = RECORDED[name]
+    with tempfile.TemporaryDirectory() as out:
+        main(["train", *_argv(case["argv"], arms), "--out", out, "--no-progress"])
+        root = Path(out)
+        runs = {str(p.parent.relative_to(root)): p.parent for p in root.rglob("results.json")}
+        expected = {k: v for k, v in case["runs"].items() if not arms or k.split("/")[1] in arms}
+        assert sorted(runs) == sorted(expected)
+        for run, want in expected.items():
+            got = {k: v for k, v in json.loads((runs[run] / "results.json").read_text()).items() if k not in TIMING}
+            assert set(got) == set(want["results"]), run
+            for key, value in want["results"].items():
+                if isinstance(value, float):
+                    assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (run, key)
+                else:
+                    assert got[key] == value, (run, key)
+            losses = [h["loss"] for h in json.loads((runs[run] / "history.json").read_text())]
+            np.testing.assert_allclose(losses, want["loss"], rtol=1e-5, err_msg=run)
+            with ocp.StandardCheckpointer() as checkpointer:
+                params = _summary(checkpointer.restore(runs[run].absolute() / "params"))
+            assert sorted(params) == sorted(want["params"])
+            for leaf, values in want["params"].items():
+                np.testing.assert_allclose(params[leaf], values, rtol=1e-5, atol=1e-6, err_msg=f"{run} {leaf}")
