@@ -65,12 +65,13 @@ def _batch(task, n_lo, n_hi, count=64):
 def test_output_tape_examples_hold_the_input_then_blanks_with_the_answer_on_them():
     definition = _reverse()
     task = output_tape(definition, 1, 6, 9)
-    assert task.vocab_size == SYMBOLS + 1 and task.max_length(6) == 12
+    assert task.vocab_size == SYMBOLS + 2 and task.max_length(6) == 12 and not task.causal
     batch = {k: np.asarray(v) for k, v in _batch(task, 1, 6).items()}
     assert set(batch["n"]) == set(range(1, 7))
     for inputs, targets, mask, n in zip(batch["inputs"], batch["targets"], batch["mask"], batch["n"]):
         x = list(inputs[:n])
-        assert max(x) < SYMBOLS and (inputs[n:] == definition.blank).all()
+        assert max(x) < SYMBOLS and (inputs[n : 2 * n] == definition.blank).all()
+        assert (inputs[2 * n :] == definition.pad).all()
         assert list(np.flatnonzero(mask)) == list(range(n, 2 * n))
         assert list(targets[mask]) == definition.reference(x)
 

@@ -251,3 +251,51 @@ def test_hard_tape_actions_behave_like_a_turing_machine_tape(ops):
         expected.append(cells.get(position, np.zeros(WIDTH)))
     reads = _run(memory.tape(WIDTH), jnp.asarray(actions, jnp.float32))
     np.testing.assert_allclose(reads, np.stack(expected), atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(("left", "stay", "right", "jump_left", "jump_right")), st.floats(-2, 2)),
+                    min_size=STEPS, max_size=STEPS), length=st.integers(1, 4))
+def test_hard_tape_that_always_writes_jumps_by_the_source_length(ops, length):
+    """The tape RNN of Delétang et al.: write under the head every step, then move one cell
+    or jump by the source length."""
+    mem = memory.tape(WIDTH, write="always", jumps=True)
+    moves = {"left": -1, "stay": 0, "right": 1, "jump_left": -length, "jump_right": length}
+    actions, expected, cells, position = [], [], {}, 0
+    for move, value in ops:
+        shift = [-BIG] * 5
+        shift[list(moves).index(move)] = BIG
+        actions.append([value] * WIDTH + shift + [BIG])
+        cells[position] = np.tanh(np.full(WIDTH, value))
+        position += moves[move]
+        expected.append(cells.get(position, np.zeros(WIDTH)))
+    capacity = 4 * STEPS  # no jump leaves the tape
+
+    def step(state, a):
+        state = mem.update(state, a)
+        return state, mem.read(state)
+
+    start = mem.condition(mem.init(capacity), jnp.asarray(length))
+    reads = jax.lax.scan(step, start, jnp.asarray(actions, jnp.float32))[1]
+    np.testing.assert_allclose(reads, np.stack(expected), atol=1e-5)
+    assert mem.action_dim == WIDTH + 6 and memory.tape(WIDTH).condition is None
+
+
+def test_stack_rnn_variant_pushes_linear_values_reads_the_top_and_starts_empty():
+    """The stack of Delétang et al.: the pushed value is the raw action, empty cells are 0,
+    only the top cell is read."""
+    mem = memory.superposition_stack(WIDTH, read_top=1, empty=0.0, push="linear")
+    ops = ["push", "push", "pop", "noop", "push", "pop", "pop", "pop", "push"]
+    raw = [0.5, -1.5, 0.0, 0.0, 2.5, 0.0, 0.0, 0.0, -0.25]
+    actions, expected, items = [], [], []
+    for op, value in zip(ops, raw):
+        logits = {"push": [BIG, 0, 0], "pop": [0, BIG, 0], "noop": [0, 0, BIG]}[op]
+        actions.append(logits + [value] * WIDTH)
+        if op == "push":
+            items.append(value)
+        elif op == "pop" and items:
+            items.pop()
+        expected.append([items[-1] if items else 0.0] * WIDTH)
+    np.testing.assert_allclose(_run(mem, jnp.asarray(actions, jnp.float32)), np.array(expected), atol=1e-6)
+    with pytest.raises(ValueError, match="push must be 'sigmoid' or 'linear'"):
+        memory.superposition_stack(WIDTH, push="tanh")

@@ -45,6 +45,10 @@ class Cell:
         blocks of this many steps: the backward pass stores one state per block
         and recomputes the block (for cells with large states, e.g. memories,
         whose per-step residuals would otherwise cost O(T * state size)).
+      condition: optional ``(params, state, source_length) -> state`` for cells that act
+        relative to the length of the sequence's source (a tape that jumps by the input
+        length); models call it on the initial state with the number of tokens before the
+        task's separator.
     """
 
     name: str
@@ -55,6 +59,7 @@ class Cell:
     step: Callable[[Params, State, Array], tuple[State, Array]]
     sequence: Callable[[Params, State, Array], tuple[State, Array]] | None = None
     remat_block: int | None = None
+    condition: Callable[[Params, State, Array], State] | None = None
 
 
 def scan(
@@ -169,10 +174,15 @@ def stack(*cells: Cell) -> Cell:
             new_state.append(s)
         return tuple(new_state), xs
 
+    def condition(params, state, length):
+        return tuple(s if c.condition is None else c.condition(p, s, length) for c, p, s in zip(cells, params, state))
+
     name = " -> ".join(c.name for c in cells)
     layerwise = sequence if all(c.sequence is not None for c in cells) else None
     blocks = [c.remat_block for c in cells if c.remat_block is not None]
-    return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise, min(blocks, default=None))
+    conditioned = condition if any(c.condition is not None for c in cells) else None
+    return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise, min(blocks, default=None),
+                conditioned)
 
 
 def default_hoist() -> bool:

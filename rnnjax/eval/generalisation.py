@@ -33,8 +33,12 @@ def device_memory() -> float:
 
 
 def example_bytes(model, width: int) -> int:
-    """Bytes one member needs per evaluation example of ``width`` inputs: the recurrent
-    state (memories at their capacity) a few times over, and the outputs."""
+    """Bytes one member needs per evaluation example of ``width`` inputs: the model's own
+    estimate (``activation_bytes``) where it has one, else the recurrent state (memories
+    at their capacity) a few times over, and the outputs."""
+    if hasattr(model, "activation_bytes"):
+        return model.activation_bytes(width)
+
     def states(key):
         return model.states(model.init(key), jax.numpy.zeros((1,), jax.numpy.int32))
 
@@ -70,7 +74,7 @@ def score_set(task: Task, model, members, eval_set: EvalSet, chunk: int = 256) -
                          f"more than the task's declared longest {task.evaluation.longest}")
     count, size = num_members(members), len(eval_set.lengths)
     chunk = min(chunk, size, chunk_size(model, count, eval_set.width))
-    program = jax.jit(partial(_score_chunk, task.evaluation.score, model))
+    program = jax.jit(partial(_score_chunk, task.evaluation.score, model, eval_set.expand), static_argnames="width")
     order = np.argsort(eval_set.lengths, kind="stable")
     out: dict[str, np.ndarray] = {}
     for start in range(0, size, chunk):
@@ -80,14 +84,20 @@ def score_set(task: Task, model, members, eval_set: EvalSet, chunk: int = 256) -
         if eval_set.pad_multiple is not None:
             longest = int(eval_set.lengths[rows].max())
             width = min(width, eval_set.pad_multiple * math.ceil(longest / eval_set.pad_multiple))
-        examples = {k: v[full][:, :width] if v.ndim >= 2 else v[full] for k, v in eval_set.examples.items()}
-        for k, v in program(members, examples).items():
+        cut = eval_set.expand is None  # generated examples are cut inside the program
+        examples = {k: v[full][:, :width] if cut and v.ndim >= 2 else v[full] for k, v in eval_set.examples.items()}
+        for k, v in program(members, examples, width=width).items():
             v = np.asarray(v)
             out.setdefault(k, np.empty((count, size), v.dtype))[:, rows] = v[:, : len(rows)]
     return out
 
 
-def _score_chunk(score, model, members, examples):
+def _score_chunk(score, model, expand, members, examples, width: int):
+    """Scores of every member on a chunk of examples cut to ``width`` positions."""
+    if expand is not None:
+        examples = jax.vmap(expand)(examples)
+    examples = {k: v[:, :width] if v.ndim >= 2 else v for k, v in examples.items()}
+
     def one_member(params):
         return jax.vmap(lambda example: score(model.bind(params), example))(examples)
 

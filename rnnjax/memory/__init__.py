@@ -16,9 +16,12 @@ from rnnjax.memory.tape import tape
 from rnnjax.registry import Registry
 
 MEMORIES: Registry[Memory] = Registry("memory")
-for _name, _build in {"stack": stack, "queue": queue, "deque": deque, "superposition": superposition_stack,
-                      "tape": tape}.items():
+for _name, _build in {"stack": stack, "queue": queue, "deque": deque}.items():
     MEMORIES.register(_name, _build, options={"memory_width": "width"})
+MEMORIES.register("superposition", superposition_stack, options={
+    "memory_width": "width", "stack_depth": "depth", "stack_read_top": "read_top", "stack_empty": "empty",
+    "stack_push": "push"})
+MEMORIES.register("tape", tape, options={"memory_width": "width", "tape_write": "write", "tape_jumps": "jumps"})
 _STACK_OPTIONS = {"stack_states": "states", "stack_symbols": "symbols", "stack_window": "window"}
 MEMORIES.register("rns", nondeterministic_stack, options=_STACK_OPTIONS,
                   doc="renormalising nondeterministic stack (DuSell & Chiang 2022)")

@@ -4,6 +4,7 @@
     state = memory.update(state, actions)     # actions: [memory.action_dim], raw controller outputs
     r = memory.read(state)                    # r: [memory.read_dim]
     state = memory.grow(state, capacity)      # optional: same contents, larger capacity
+    state = memory.condition(state, length)   # optional: the sequence's source length
 
 ``update`` applies the nonlinearities (sigmoid strengths, tanh values) itself,
 so a controller only emits ``action_dim`` numbers. Unbatched; batch with vmap.
@@ -33,6 +34,8 @@ class Memory:
         larger capacity; lets a run from the initial state start with a small buffer
         and grow it block by block (``augment``), when the memory's cost per step
         grows with its capacity.
+      condition: optional ``(state, source_length) -> state`` for memories whose actions
+        depend on the length of the input (``Cell.condition``).
     """
 
     name: str
@@ -43,3 +46,4 @@ class Memory:
     read: Callable[[Any], jax.Array]
     action_bias: tuple[float, ...] | None = None
     grow: Callable[[Any, int], Any] | None = None
+    condition: Callable[[Any, jax.Array], Any] | None = None

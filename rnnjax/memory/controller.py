@@ -85,9 +85,16 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
             ys.append(y)
         return grown(state, capacity), jnp.concatenate(ys)
 
+    def condition(params, state, length):
+        controller, mem, previous = state
+        if cell.condition is not None:
+            controller = cell.condition(params["controller"], controller, length)
+        return controller, mem if memory.condition is None else memory.condition(mem, length), previous
+
     name = f"{cell.name}+{memory.name}"
+    conditioned = condition if memory.condition is not None or cell.condition is not None else None
     return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step,
-                sequence if memory.grow else None, remat_block)
+                sequence if memory.grow else None, remat_block, conditioned)
 
 
 def controller_actions(memory: Memory, params, ys: jax.Array) -> jax.Array:

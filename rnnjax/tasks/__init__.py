@@ -2,7 +2,8 @@
 
 A task is a definition (a Language, a TaggingTask, a Transduction, a grammar, a
 TapeTask, a ClassTask) put into an output format (``prediction``, ``tagging``,
-``transduction``, ``language_model``, ``output_tape``, ``final_class``).
+``transduction``, ``language_model``, ``output_tape``, ``final_class``); the
+fifteen tasks of the Chomsky-hierarchy benchmark are in ``tasks.chomsky``.
 ``TASKS`` maps names to builders ``(n_min, n_max, eval_n_max, **options) -> Task``;
 a new task is a file with its definition plus one ``TASKS.register`` line.
 """
@@ -13,10 +14,11 @@ from rnnjax.automata import languages
 from rnnjax.registry import Registry
 from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, formatted
 from rnnjax.tasks.cfl import GRAMMARS, language_model
+from rnnjax.tasks.chomsky import LEVELS
 from rnnjax.tasks.counting import anbn, anbn_sigma_star, anbncn
 from rnnjax.tasks.final_class import ClassTask, final_class
 from rnnjax.tasks.language import Language
-from rnnjax.tasks.output_tape import TapeTask, output_tape
+from rnnjax.tasks.output_tape import TapeTask, output_tape, through_first
 from rnnjax.tasks.prediction import accepts, next_symbol_accuracy, prediction, prediction_example
 from rnnjax.tasks.regular import dfa_prefix_task
 from rnnjax.tasks.reversal import marked_reversal
@@ -58,6 +60,9 @@ for _name, _transduction in {"copy": copy, "reversal": reversal, "bigram_flip": 
 for _grammar in GRAMMARS:
     TASKS.register(f"cfl_{_grammar}", partial(language_model, _grammar),
                    doc=f"language modelling of the {_grammar} PCFG, scored by cross-entropy difference")
+for _level in LEVELS.values():
+    for _name, _definition in _level.items():
+        TASKS.register(_name, formatted(output_tape, _definition))
 
 __all__ = [
     "TASKS",
@@ -87,5 +92,6 @@ __all__ = [
     "prediction_example",
     "tagging",
     "target_mask",
+    "through_first",
     "transduction",
 ]

@@ -55,20 +55,27 @@ class EvalSet:
     Attributes:
       name: e.g. ``"test"``; summaries receive scores by set name.
       examples: host arrays with a leading example axis ``[N]``; every leaf is either
-        per example (``[N]``) or time-major (``[N, W, ...]``, W = ``inputs.shape[1]``).
+        per example (``[N]``) or time-major (``[N, W, ...]``).
       lengths: ``int[N]``, the input positions that matter in each example.
       pad_multiple: examples are run in chunks sorted by length; a chunk's time-major
         arrays are cut to its longest length rounded up to this (None: the full W).
+      expand: optional ``examples -> example`` (one example), run inside the evaluation
+        program: ``examples`` then hold only what generates each example (a key and its
+        n), so large generated sets never sit in host memory.
+      width: W, the width of the examples (of ``expand``'s output); read from
+        ``examples["inputs"]`` when 0.
     """
 
     name: str
     examples: dict[str, np.ndarray]
     lengths: np.ndarray
     pad_multiple: int | None = None
+    expand: Callable[[dict[str, Array]], Example] | None = None
+    width: int = 0
 
-    @property
-    def width(self) -> int:
-        return int(self.examples["inputs"].shape[1])
+    def __post_init__(self):
+        if not self.width:
+            object.__setattr__(self, "width", int(self.examples["inputs"].shape[1]))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -109,7 +116,13 @@ class Task:
       evaluation: see ``Evaluation``.
       train_metrics: the names of ``loss``'s metrics.
       pad_multiple: training batches pad ``max_len`` up to a multiple of this.
-      separator: token that ends a source (encoder-decoder models attend before it); -1: none.
+      separator: token that ends a source (encoder-decoder models attend before it, a tape
+        jumps by the source length); -1: none.
+      pad: token that only fills an example to the batch width (models that see the whole
+        sequence mask it); -1: padding is not a token of its own.
+      causal: an output at t may depend only on inputs up to t (next-symbol prediction,
+        tagging, teacher-forced transduction); False when outputs are read after the whole
+        input (output tape, final class), so bidirectional models are allowed.
       definition: what the task formats (a Language, a Transduction, a grammar, ...).
     """
 
@@ -124,6 +137,8 @@ class Task:
     train_metrics: tuple[str, ...] = ()
     pad_multiple: int = 8
     separator: int = -1
+    pad: int = -1
+    causal: bool = True
     definition: Any = None
 
     def __post_init__(self):
@@ -197,15 +212,17 @@ def _hints(f: Callable) -> dict[str, Any]:
 
 def sized_sets(sample: Callable, max_length: Callable[[int], int], ns: range, samples: int, seed: int = 0,
                name: str = "test", pad_multiple: int = 8) -> EvalSet:
-    """``samples`` examples for every n in ``ns``, from keys fixed by ``seed`` (one
-    compiled sampler for all n: n is traced), as one set with a per-example ``n``."""
+    """``samples`` examples for every n in ``ns`` from keys fixed by ``seed``, generated
+    inside the evaluation program (``EvalSet.expand``) at the width of the largest n."""
     width = max_length(max(ns))
     n = np.repeat(np.asarray(ns, np.int32), samples)
-    keys = jax.random.split(jax.random.key(seed), n.size)
-    examples = jax.jit(jax.vmap(lambda k, m: sample(k, m, m, width)))(keys, n)
-    examples = {k: np.asarray(v) for k, v in examples.items()} | {"n": n}
+    keys = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(seed), n.size)))
+
+    def expand(example):
+        return sample(jax.random.wrap_key_data(example["key"]), example["n"], example["n"], width)
+
     lengths = np.array([max_length(int(m)) for m in ns], np.int32).repeat(samples)
-    return EvalSet(name, examples, lengths, pad_multiple)
+    return EvalSet(name, {"key": keys, "n": n}, lengths, pad_multiple, expand, width)
 
 
 def per_n_accuracy(scores: np.ndarray, n: np.ndarray, n_min: int, n_max: int) -> dict[str, Any]:

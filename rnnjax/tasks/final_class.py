@@ -70,4 +70,4 @@ def final_class(task: ClassTask, n_min: int, n_max: int, eval_n_max: int, *, eva
     evaluation = Evaluation(sets, score, summarise, ("accuracy_train", "accuracy_test", "accuracy_by_n"),
                             eval_n_max, f"accuracy for every n in 1..{eval_n_max}, {eval_samples} each")
     return Task(task.name, task.input_size + 1, task.num_classes, (n_min, n_max), lambda n: n, sample,
-                masked_classification, evaluation, ("accuracy",), definition=task)
+                masked_classification, evaluation, ("accuracy",), pad=task.input_size, causal=False, definition=task)

@@ -3,18 +3,28 @@
 An example of size n reads ``x_1..x_n`` and then ``m = output_length(n)`` blank
 tokens; the model's outputs on the blanks are the answer ``y_1..y_m``:
 
-    inputs  = [x_1 .. x_n, BLANK .. BLANK, BLANK ...]      (BLANK pads too)
+    inputs  = [x_1 .. x_n, BLANK .. BLANK, PAD ...]
     targets = [ .. ignored .. , y_1 .. y_m,   ignored ...]
     mask    = true on positions n .. n + m - 1
 
+BLANK = ``input_size`` (the encoding of Delétang et al. 2023, whose models read
+one-hot vectors of ``input_size + 1``); PAD = ``input_size + 1`` only fills
+batches of mixed lengths, so models that see the whole sequence (a Transformer
+encoder) can mask it. The task is not causal: an output may depend on the
+whole input.
+
 Loss and accuracy use the same mask: cross-entropy and accuracy averaged over
 each example's outputs, then over the batch (the format of Delétang et al. 2023).
+A task whose answer ends early (a number then an end token) scores only the
+answer up to its end (``scored``); Delétang et al. train on the padding after it
+too and score accuracy without it.
 Evaluation: accuracy per n in ``1..eval_n_max`` on fixed-seed samples.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import jax
@@ -36,6 +46,8 @@ class TapeTask:
       make: ``(key, n, max_len) -> (x: int32[max_len], y: int32[max_len])`` for a traced n;
         ``x[:n]`` is the input, ``y[:output_length(n)]`` the answer, the rest is ignored.
       reference: the task on Python lists (the reference for tests): ``x -> y``.
+      scored: optional ``y -> bool[max_len]``, the answer positions that count for loss
+        and accuracy (default: all ``output_length(n)`` of them), e.g. ``through_first(END)``.
     """
 
     name: str
@@ -44,10 +56,25 @@ class TapeTask:
     output_length: Callable
     make: Callable[[Array, Array, int], tuple[Array, Array]]
     reference: Callable[[list[int]], list[int]] | None = None
+    scored: Callable[[Array], Array] | None = None
 
     @property
     def blank(self) -> int:
         return self.input_size
+
+    @property
+    def pad(self) -> int:
+        return self.input_size + 1
+
+
+def through_first(token: int) -> Callable[[Array], Array]:
+    """``y -> bool[len(y)]``: the positions of ``y`` up to and including the first ``token``."""
+
+    def scored(y):
+        is_token = y == token
+        return jnp.cumsum(is_token) - is_token == 0
+
+    return scored
 
 
 def per_example_mean(x: Array, mask: Array) -> Array:
@@ -55,8 +82,10 @@ def per_example_mean(x: Array, mask: Array) -> Array:
     return jnp.mean(jnp.sum(x * mask, axis=1) / jnp.maximum(jnp.sum(mask, axis=1), 1))
 
 
-def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval_samples: int = 64) -> Task:
-    """``task`` on an output tape, trained with n in ``[n_min, n_max]``."""
+def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval_samples: int = 64,
+                eval_programs: int = 10) -> Task:
+    """``task`` on an output tape, trained with n in ``[n_min, n_max]``; its evaluation runs
+    in at most ``eval_programs`` padded widths (one compiled program each)."""
 
     def max_length(n: int) -> int:
         return int(n + task.output_length(n))
@@ -68,16 +97,21 @@ def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval
         p = jnp.arange(max_len)
         m = task.output_length(n)
         outputs = (p >= n) & (p < n + m)
-        inputs = jnp.where(p < n, x, task.blank)
-        targets = jnp.where(outputs, y[jnp.clip(p - n, 0, max_len - 1)], 0)
-        return {"inputs": inputs.astype(jnp.int32), "targets": targets.astype(jnp.int32), "mask": outputs, "n": n}
+        inputs = jnp.where(p < n, x, jnp.where(p < n + m, task.blank, task.pad))
+        answer = jnp.clip(p - n, 0, max_len - 1)
+        targets = jnp.where(outputs, y[answer], 0)
+        mask = outputs if task.scored is None else outputs & task.scored(y)[answer]
+        return {"inputs": inputs.astype(jnp.int32), "targets": targets.astype(jnp.int32), "mask": mask, "n": n}
 
     def loss(logits, batch):
         nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
         correct = jnp.argmax(logits, -1) == batch["targets"]
         return per_example_mean(nll, batch["mask"]), {"accuracy": per_example_mean(correct, batch["mask"])}
 
-    sets = cached(lambda: (sized_sets(sample, max_length, range(1, eval_n_max + 1), eval_samples),))
+    widest = max_length(eval_n_max)
+    pad_multiple = 8 * math.ceil(widest / (8 * eval_programs))
+    sets = cached(lambda: (sized_sets(sample, max_length, range(1, eval_n_max + 1), eval_samples,
+                                      pad_multiple=pad_multiple),))
 
     def score(model: Predictor, example: Example):
         correct = jnp.argmax(model.logits(example["inputs"]), -1) == example["targets"]
@@ -89,5 +123,5 @@ def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval
 
     evaluation = Evaluation(sets, score, summarise, ("accuracy_train", "accuracy_test", "accuracy_by_n"),
                             max_length(eval_n_max), f"accuracy for every n in 1..{eval_n_max}, {eval_samples} each")
-    return Task(task.name, task.input_size + 1, task.output_size, (n_min, n_max), max_length, sample, loss,
-                evaluation, ("accuracy",), definition=task)
+    return Task(task.name, task.input_size + 2, task.output_size, (n_min, n_max), max_length, sample, loss,
+                evaluation, ("accuracy",), separator=task.blank, pad=task.pad, causal=False, definition=task)

@@ -79,5 +79,4 @@ def build_model(cfg: TrainConfig, task: Task, capacity: int):
     """The model of ``cfg`` for ``task``; memories hold ``capacity`` steps (parameters do not
     depend on it)."""
     m = cfg.model
-    return MODELS[m.name](lambda: build_cell(cfg, capacity), task.vocab_size, task.num_outputs,
-                          m.embedding_dim or None, task.separator, **m.options)
+    return MODELS[m.name](lambda: build_cell(cfg, capacity), task, m.embedding_dim or None, **m.options)

@@ -29,7 +29,7 @@ from rnnjax.eval.generalisation import chunk_size
 from rnnjax.tasks import Task
 from rnnjax.train.build import Bucket, Parts, build
 from rnnjax.train.checkpoint import PopulationCheckpointer
-from rnnjax.train.config import TrainConfig
+from rnnjax.train.config import NO_MEMORY, TrainConfig
 
 MEMBER_FIELDS = ("seed", "learning_rate", "clip_norm")
 """Config fields that may differ between members of one population program."""
@@ -100,12 +100,19 @@ def stack_members(trees: list) -> Any:
 
 def batch_loss(task: Task, model, batch_size: int, max_len: int):
     """``(params, key, n_lo, n_hi) -> (loss, metrics)`` of ``task.loss`` on a batch of
-    ``batch_size`` examples sampled from ``key`` with n in ``[n_lo, n_hi]``."""
+    ``batch_size`` examples sampled from ``key`` with n in ``[n_lo, n_hi]``. A model with
+    a training mode (``train_apply(params, tokens, key)``, e.g. dropout) gets per-example
+    keys from ``fold_in(key, 1)``."""
 
     def loss_fn(params, key, n_lo, n_hi):
         keys = jax.random.split(key, batch_size)
         batch = jax.vmap(task.sample, (0, None, None, None))(keys, n_lo, n_hi, max_len)
-        return task.loss(jax.vmap(model.apply, (None, 0))(params, batch["inputs"]), batch)
+        if hasattr(model, "train_apply"):
+            noise = jax.random.split(jax.random.fold_in(key, 1), batch_size)
+            logits = jax.vmap(model.train_apply, (None, 0, 0))(params, batch["inputs"], noise)
+        else:
+            logits = jax.vmap(model.apply, (None, 0))(params, batch["inputs"])
+        return task.loss(logits, batch)
 
     return loss_fn
 
@@ -225,20 +232,25 @@ def set_up(parts: Parts, cfgs: list[TrainConfig], devices=None, checkpointer: Po
 
 
 def population_steps(parts: Parts) -> list:
-    """One jitted step per bucket: ``(state, data_keys, i, n_lo, n_hi) -> (state, metrics)``
-    for the whole population; member m's batch comes from ``fold_in(data_keys[m], i)``."""
+    """The jitted step of each bucket: ``(state, data_keys, i, n_lo, n_hi) -> (state, metrics)``
+    for the whole population; member m's batch comes from ``fold_in(data_keys[m], i)``.
+    Buckets of the same padded length share one program (their n range is traced)."""
     cfg, optimizer = parts.config, make_optimizer(parts.config)
 
-    def population_step(bucket: Bucket):
-        step = make_train_step(batch_loss(parts.task, parts.model, cfg.run.batch_size, bucket.max_len), optimizer)
+    def population_step(max_len: int):
+        step = make_train_step(batch_loss(parts.task, parts.model, cfg.run.batch_size, max_len), optimizer)
 
         def run(state, data_keys, i, n_lo, n_hi):
             keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, i)
+            if keys.shape[0] == 1:  # on CPU a member axis of size 1 makes some backward passes 4x slower
+                one = step(jax.tree.map(lambda x: x[0], state), keys[0], n_lo, n_hi)
+                return jax.tree.map(lambda x: x[None], one)
             return jax.vmap(step, (0, 0, None, None))(state, keys, n_lo, n_hi)
 
         return jax.jit(run, donate_argnums=0)
 
-    return [population_step(b) for b in parts.buckets]
+    programs = {max_len: population_step(max_len) for max_len in dict.fromkeys(b.max_len for b in parts.buckets)}
+    return [programs[b.max_len] for b in parts.buckets]
 
 
 def run_loop(parts: Parts, population: Population, steps: list, writers: dict[int, SummaryWriter],
@@ -252,7 +264,10 @@ def run_loop(parts: Parts, population: Population, steps: list, writers: dict[in
     data_keys = jax.random.wrap_key_data(key_data)
     count = len(population.cfgs)
     start = time.perf_counter()
-    label = f"{cfg.task.name}/{cfg.model.cell} x{count}"
+    model = cfg.model.cell if cfg.model.name == "sequence" else cfg.model.name
+    if cfg.model.memory != NO_MEMORY:
+        model += f"+{cfg.model.memory}"
+    label = f"{cfg.task.name}/{model} x{count}"
     with tqdm(range(population.first, cfg.run.steps), desc=label, disable=not progress) as bar:
         for i in bar:
             b = buckets[schedule[i]]

@@ -50,6 +50,8 @@ class Experiment:
       report: ``(runs, out_dir) -> text``: the experiment's own tables/plots,
         added to the generic sweep report.
       description: the claim and what "reproduced" means.
+      default_arms: the arms trained when none are named (empty: all); the others
+        (e.g. extra models beyond a paper's) run when named with ``--arms``.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Experiment:
     grid: dict[str, tuple] = dataclasses.field(default_factory=dict)
     report: Callable[[list[Run], Path], str] | None = None
     description: str = ""
+    default_arms: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +92,7 @@ def expand(
     grid, overrides = grid or {}, overrides or {}
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     members = []
-    for arm in arms or tuple(experiment.arms):
+    for arm in arms or experiment.default_arms or tuple(experiment.arms):
         for point in points:
             for seed in seeds or experiment.seeds:
                 cfg = experiment.arms[arm].replace(strict=False, **overrides).replace(strict=False, **point, seed=seed)

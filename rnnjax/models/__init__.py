@@ -3,8 +3,9 @@
 ``SequenceModel`` runs one Cell over the tokens; ``EncoderDecoder`` runs an
 encoder Cell and a decoder Cell that attends over the encoder's states. Both
 map ``tokens: int[T]`` to ``logits: [T, num_outputs]`` and decode greedily.
-``MODELS`` maps names to builders ``(make_cell, vocab_size, num_outputs,
-embedding_dim, separator, **options) -> model``.
+``MODELS`` maps names to builders ``(make_cell, task, embedding_dim, **options) -> model``
+(the task gives the vocabulary, the readout size, its separator and pad tokens,
+and whether it is causal).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, Params, scan, trace
 from rnnjax.memory.attention import Fusion, Score, attentive
+from rnnjax.models.transformer import Positional, TransformerEncoder
 from rnnjax.registry import Registry
 
 
@@ -37,6 +39,12 @@ class Bound(NamedTuple):
         return self.model.states(self.params, inputs)
 
 
+def source_length(tokens: jax.Array, separator: int) -> jax.Array:
+    """The number of tokens before the first ``separator`` (all of them if there is none)."""
+    is_separator = tokens == separator
+    return jnp.where(is_separator.any(), jnp.argmax(is_separator), tokens.shape[0])
+
+
 class _TokenModel:
     """What both models share: embedding/one-hot input, readout, apply, greedy decoding.
     Subclasses define ``recurrence(params, tokens) -> (cell, cell_params)``."""
@@ -44,6 +52,7 @@ class _TokenModel:
     vocab_size: int
     num_outputs: int
     embedding_dim: int | None
+    separator: int
 
     def _check(self):
         if self.embedding_dim is not None and self.embedding_dim < 1:
@@ -70,10 +79,17 @@ class _TokenModel:
     def readout(self, params: Params, ys: jax.Array) -> jax.Array:
         return ys @ params["readout"]["w"] + params["readout"]["b"]
 
+    def start(self, cell: Cell, cell_params: Params, tokens: jax.Array):
+        """The state to run ``cell`` from: None (its initial state) unless the cell is
+        conditioned on the source length (``Cell.condition``)."""
+        if cell.condition is None:
+            return None
+        return cell.condition(cell_params, cell.initial_state(cell_params), source_length(tokens, self.separator))
+
     def apply(self, params: Params, tokens: jax.Array) -> jax.Array:
         """``tokens: int[T]`` -> ``logits: [T, num_outputs]``."""
         cell, cell_params = self.recurrence(params, tokens)
-        _, ys = scan(cell, cell_params, self.encode(params, tokens))
+        _, ys = scan(cell, cell_params, self.encode(params, tokens), self.start(cell, cell_params, tokens))
         return self.readout(params, ys)
 
     def bind(self, params: Params) -> Bound:
@@ -85,7 +101,7 @@ class _TokenModel:
     def states(self, params: Params, tokens: jax.Array):
         """The cell state after each token: state pytree with leading ``[T]``."""
         cell, cell_params = self.recurrence(params, tokens)
-        return trace(cell, cell_params, self.encode(params, tokens))
+        return trace(cell, cell_params, self.encode(params, tokens), self.start(cell, cell_params, tokens))
 
     def greedy(self, params: Params, tokens: jax.Array, forced: jax.Array) -> jax.Array:
         """Greedy decoding: ``-> predictions: int[T]``, the argmax at each position,
@@ -101,7 +117,8 @@ class _TokenModel:
             prediction = jnp.argmax(self.readout(params, y)).astype(tokens.dtype)
             return (state, prediction), prediction
 
-        start = (cell.initial_state(cell_params), jnp.zeros((), tokens.dtype))
+        state = self.start(cell, cell_params, tokens)
+        start = (cell.initial_state(cell_params) if state is None else state, jnp.zeros((), tokens.dtype))
         return jax.lax.scan(step, start, (tokens, forced))[1]
 
 
@@ -114,12 +131,14 @@ class SequenceModel(_TokenModel):
       vocab_size: number of input token ids.
       num_outputs: size of the readout.
       embedding_dim: learned embedding width; ``None`` feeds one-hot vectors.
+      separator: token that ends the source (for cells conditioned on its length).
     """
 
     cell: Cell
     vocab_size: int
     num_outputs: int
     embedding_dim: int | None = None
+    separator: int = -1
 
     def __post_init__(self):
         self._check()
@@ -174,27 +193,35 @@ class EncoderDecoder(_TokenModel):
 
     def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
         _, keys = scan(self.encoder, params["encoder"], self.encode(params, tokens))
-        is_separator = tokens == self.separator
-        source_length = jnp.where(is_separator.any(), jnp.argmax(is_separator), tokens.shape[0])
-        mask = jnp.arange(tokens.shape[0]) < jnp.maximum(source_length, 1)
+        mask = jnp.arange(tokens.shape[0]) < jnp.maximum(source_length(tokens, self.separator), 1)
         return self._decoder(keys, mask), params["cell"]
 
 
-def sequence_model(make_cell: Callable[[], Cell], vocab_size: int, num_outputs: int, embedding_dim: int | None,
-                   separator: int) -> SequenceModel:
+def sequence_model(make_cell: Callable[[], Cell], task, embedding_dim: int | None) -> SequenceModel:
     """One cell (any layers, any memory) over the tokens."""
-    return SequenceModel(make_cell(), vocab_size, num_outputs, embedding_dim)
+    return SequenceModel(make_cell(), task.vocab_size, task.num_outputs, embedding_dim, task.separator)
 
 
-def attention_model(make_cell: Callable[[], Cell], vocab_size: int, num_outputs: int, embedding_dim: int | None,
-                    separator: int, *, attention_score: Score = "dot", attention_fusion: Fusion = "late"
-                    ) -> EncoderDecoder:
+def attention_model(make_cell: Callable[[], Cell], task, embedding_dim: int | None, *, attention_score: Score = "dot",
+                    attention_fusion: Fusion = "late") -> EncoderDecoder:
     """An encoder cell and a decoder cell attending over its states at the source positions
     (Bahdanau et al. 2015 additive or Luong et al. 2015 dot scores; early or late fusion)."""
-    return EncoderDecoder(make_cell(), make_cell(), vocab_size, num_outputs, separator, embedding_dim,
+    return EncoderDecoder(make_cell(), make_cell(), task.vocab_size, task.num_outputs, task.separator, embedding_dim,
                           attention_score, attention_fusion)
+
+
+def transformer_model(make_cell: Callable[[], Cell], task, embedding_dim: int | None, *, blocks: int = 5,
+                      heads: int = 8, widening: int = 4, dropout: float = 0.1,
+                      positional_encoding: Positional = "sin_cos") -> TransformerEncoder:
+    """A Transformer encoder (no cell) of ``embedding_dim`` features, the baseline of Delétang et al.
+    2023; causal on causal tasks, bidirectional on tasks read after the whole input."""
+    if embedding_dim is None:
+        raise ValueError("a transformer needs embedding_dim >= 1 (its width)")
+    return TransformerEncoder(task.vocab_size, task.num_outputs, task.pad, embedding_dim, blocks, heads, widening,
+                              dropout, positional_encoding, task.causal)
 
 
 MODELS: Registry = Registry("model")
 MODELS.register("sequence", sequence_model)
 MODELS.register("attention", attention_model)
+MODELS.register("transformer", transformer_model)

@@ -1,0 +1,128 @@
+"""The Chomsky-hierarchy benchmark's costs: train steps at the paper's shapes, the evaluation over lengths, whole runs.
+
+Prints JSON with three parts:
+
+- ``train_step``: milliseconds per train step (forward + backward + Adam) of each of
+  the paper's models at its shapes: batch 128, reverse_string with 40 input and 40
+  output positions, hidden 256 (stack and tape cells of 8), the Transformer encoder
+  of width 64 with 5 blocks; beside the public Haiku code's time measured on this
+  2-core CPU (``../shared/MEASUREMENTS.md``).
+- ``evaluation``: the evaluation over every length 1..N (S samples each) of one
+  LSTM: seconds and backend compilations, against the same model evaluated length by
+  length with one compiled program per length (the public code's way).
+- ``whole_run``: one (task, model) trained for K steps and evaluated, as a population
+  of P members (learning rates x seeds) in one program, against P solo runs each
+  evaluated length by length (one model per process, as the public code runs them);
+  measured: one solo run, times P.
+
+    python benchmarks/chomsky.py                 # paper shapes; evaluation 1..500 x 512; 10,000-step runs
+    python benchmarks/chomsky.py --quick         # CPU-sized: evaluation 1..100 x 64, 300-step runs of hidden 64 (x 30)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+from timing import best_time
+
+from rnnjax.compilation import compilations
+from rnnjax.eval import evaluate
+from rnnjax.train import build, train, train_population
+from rnnjax.train.loop import batch_loss, init_state, make_optimizer, make_train_step, stack_members
+from rnnjax.train.sweep import load_experiment
+
+HAIKU_MS = {"lstm": 207.0, "stack_rnn": 144.0, "tape_rnn": 229.0, "transformer": 710.0}
+"""The public code's train step on this CPU at the same shapes (MEASUREMENTS.md)"""
+MODELS = ("rnn", "lstm", "stack_rnn", "tape_rnn", "transformer")
+EXPERIMENT = load_experiment("chomsky")
+
+
+def train_step_ms(model: str, batch: int, length: int) -> float:
+    cfg = EXPERIMENT.arms[f"reverse_string-{model}"].replace(batch_size=batch)
+    parts = build(cfg)
+    max_len = parts.task.max_length(length)
+    step = jax.jit(make_train_step(batch_loss(parts.task, parts.model, batch, max_len), make_optimizer(cfg)))
+    state = init_state(parts.model, cfg)
+    return 1000 * best_time(step, state, jax.random.key(0), length, length, min_reps=3)
+
+
+def per_length_evaluation(parts, members, n_max: int, samples: int) -> list[float]:
+    """The public code's evaluation: for each length, a fresh program on ``samples`` examples."""
+    task, model = parts.task, parts.model
+    accuracies = []
+    for n in range(1, n_max + 1):
+        width = task.max_length(n)
+        keys = jax.random.split(jax.random.key(n), samples)
+        batch = jax.jit(jax.vmap(lambda k: task.sample(k, n, n, width)))(keys)
+
+        @jax.jit
+        def score(members, batch):
+            def one(params, example):
+                return task.evaluation.score(model.bind(params), example)["accuracy"]
+
+            return jax.vmap(lambda p: jax.vmap(lambda e: one(p, e))(batch))(members)
+
+        accuracies.append(float(np.mean(score(members, batch))))
+    return accuracies
+
+
+def evaluation(hidden: int, n_max: int, samples: int) -> dict:
+    cfg = EXPERIMENT.arms["reverse_string-lstm"].replace(hidden=hidden, eval_n_max=n_max, eval_samples=samples)
+    parts = build(cfg)
+    members = stack_members([parts.eval_model.init(jax.random.key(0))])
+    parts.task.evaluation.sets()  # drawn before the clock starts, as in the baseline
+    start = time.perf_counter()
+    _, ours = compilations(lambda: evaluate(parts.task, parts.eval_model, members))
+    ours_s = time.perf_counter() - start
+    start = time.perf_counter()
+    _, theirs = compilations(lambda: per_length_evaluation(parts, members, n_max, samples))
+    theirs_s = time.perf_counter() - start
+    return {"lengths": n_max, "samples_per_length": samples, "hidden": hidden, "seconds": ours_s,
+            "compilations": ours, "per_length_seconds": theirs_s, "per_length_compilations": theirs,
+            "speedup": theirs_s / ours_s}
+
+
+def whole_run(model: str, hidden: int, steps: int, population: int, n_max: int, samples: int, batch: int) -> dict:
+    base = EXPERIMENT.arms[f"reverse_string-{model}"].replace(
+        hidden=hidden, steps=steps, eval_n_max=n_max, eval_samples=samples, batch_size=batch, log_every=max(1, steps))
+    rates = (1e-4, 3e-4, 5e-4)
+    members = [base.replace(seed=i // len(rates), learning_rate=rates[i % len(rates)]) for i in range(population)]
+    start = time.perf_counter()
+    parts = build(base)
+    trained = train_population(members, parts=parts, progress=False)
+    evaluate(parts.task, parts.eval_model, stack_members([t.params for t in trained]))
+    population_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    solo = train(members[0], progress=False)
+    per_length_evaluation(build(members[0]), stack_members([solo.params]), n_max, samples)
+    solo_s = time.perf_counter() - start
+    return {"model": model, "hidden": hidden, "steps": steps, "batch": batch, "population": population,
+            "population_seconds": population_s, "solo_seconds": solo_s, "solo_runs_seconds": population * solo_s,
+            "speedup": population * solo_s / population_s}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
+    args = parser.parse_args(argv)
+    out = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
+    out["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
+    for figures in out["train_step"].values():
+        figures["speedup_vs_haiku"] = figures["haiku_ms"] / figures["ms"] if figures["haiku_ms"] else None
+    if args.quick:
+        out["evaluation"] = evaluation(hidden=64, n_max=100, samples=64)
+        out["whole_run"] = whole_run("lstm", hidden=64, steps=300, population=30, n_max=100, samples=64, batch=32)
+    else:
+        out["evaluation"] = evaluation(hidden=256, n_max=500, samples=512)
+        out["whole_run"] = whole_run("lstm", hidden=256, steps=10_000, population=30, n_max=500, samples=512,
+                                     batch=128)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
