@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from rnnjax.compilation import use_persistent_cache
 from rnnjax.train.config import NO_MEMORY, TrainConfig, flags, registries
 
 CHOICES = {"task": "task", "cell": "cell", "memory": "memory", "model": "model"}
@@ -71,6 +72,8 @@ def _commands():
         num_processes: int | None = None
         process_id: int | None = None
         progress: bool = True
+        compilation_cache: bool = True
+        """keep compiled programs in JAX's persistent cache (RNNJAX_CACHE_DIR, else ~/.cache/rnnjax/jax)"""
         config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
 
     @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,8 @@ def _commands():
         """Re-evaluate one finished run, optionally with other evaluation settings (task options, eval_n_max)."""
 
         run_dir: str
+        compilation_cache: bool = True
+        """keep compiled programs in JAX's persistent cache (RNNJAX_CACHE_DIR, else ~/.cache/rnnjax/jax)"""
         config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
 
     return {"train": (Train, train_command), "sweep": (Sweep, train_command), "report": (Report, report_command),
@@ -190,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = _commands()
     command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in commands.items()}, args=argv)
     handler = next(h for cls, h in commands.values() if type(command) is cls)
+    if getattr(command, "compilation_cache", False):
+        use_persistent_cache()
     try:
         handler(command)
     except (ValueError, FileNotFoundError) as e:
