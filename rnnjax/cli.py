@@ -124,9 +124,7 @@ def adhoc_experiment(given: dict):
 
     TrainConfig.of(**given)  # every flag applies to this arm
     base = TrainConfig.of(**{k: given[k] for k in CHOICES if k in given})
-    m = base.model
-    arm = f"{base.task.name}-{m.cell}" + (f"+{m.memory}" if m.memory != NO_MEMORY else "")
-    arm += f"-{m.name}" if m.name != "sequence" else ""
+    arm = f"{base.task.name}-{base.model.label}"
     point = {k: (v,) for k, v in given.items() if k not in CHOICES}
     return Experiment("adhoc", {arm: base}, seeds=(0,), sweep_seeds=(0,),
                       description="an ad-hoc run from the command line"), point

@@ -128,6 +128,12 @@ class ModelConfig(_Group):
         else:
             object.__setattr__(self, "memory_options", _resolve(MEMORIES, self.memory, self.memory_options))
 
+    @property
+    def label(self) -> str:
+        """``cell[+memory][-model]``, e.g. ``lstm+stack``, ``elman-transformer`` (ad-hoc arm names, progress bars)."""
+        label = self.cell + (f"+{self.memory}" if self.memory != NO_MEMORY else "")
+        return label + (f"-{self.name}" if self.name != "sequence" else "")
+
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig(_Group):

@@ -29,7 +29,7 @@ from rnnjax.eval.generalisation import chunk_size
 from rnnjax.tasks import Task
 from rnnjax.train.build import Bucket, Parts, build
 from rnnjax.train.checkpoint import PopulationCheckpointer
-from rnnjax.train.config import NO_MEMORY, TrainConfig
+from rnnjax.train.config import TrainConfig
 
 MEMBER_FIELDS = ("seed", "learning_rate", "clip_norm")
 """Config fields that may differ between members of one population program."""
@@ -264,10 +264,7 @@ def run_loop(parts: Parts, population: Population, steps: list, writers: dict[in
     data_keys = jax.random.wrap_key_data(key_data)
     count = len(population.cfgs)
     start = time.perf_counter()
-    model = cfg.model.cell if cfg.model.name == "sequence" else cfg.model.name
-    if cfg.model.memory != NO_MEMORY:
-        model += f"+{cfg.model.memory}"
-    label = f"{cfg.task.name}/{model} x{count}"
+    label = f"{cfg.task.name}/{cfg.model.label} x{count}"
     with tqdm(range(population.first, cfg.run.steps), desc=label, disable=not progress) as bar:
         for i in bar:
             b = buckets[schedule[i]]
