@@ -1,10 +1,12 @@
-"""Train-step throughput of rnnjax cells vs flax's cells under ``nnx.RNN``.
+"""Train-step throughput of rnnjax cells vs flax's cells under ``nnx.RNN``, and vs torch.
 
 Prints JSON: one record per (implementation, shape) with milliseconds per
 train step (forward + backward + Adam) and tokens/s, and for each rnnjax
-LSTM/GRU variant its speed relative to the flax baseline on the same shape.
+LSTM/GRU variant its speed relative to the flax baseline on the same shape and,
+when torch is importable (it is not a dependency), to ``torch.nn.LSTM`` /
+``torch.nn.GRU`` (same shapes, same loss, same run).
 
-    python benchmarks/cells.py              # batch 32, hidden {128, 512}, T {100, 1000}
+    python benchmarks/cells.py              # batch 32, hidden {10, 128, 512}, T {100 or 200, 1000}
     python benchmarks/cells.py --quick      # hidden 128, T 100 only
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -60,46 +64,91 @@ def time_train_step(loss, params, hidden, length, min_seconds=2.0, max_reps=20):
     return best_time(step, params, opt_state, xs, min_seconds=min_seconds, max_reps=max_reps)
 
 
+TORCH_STEP = """
+import sys, time
+import torch
+kind, hidden, length, batch, min_seconds, max_reps = sys.argv[1], *map(float, sys.argv[2:])
+hidden, length, batch, max_reps = int(hidden), int(length), int(batch), int(max_reps)
+torch.manual_seed(0)
+model = getattr(torch.nn, kind)(hidden, hidden, batch_first=True)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+xs = torch.randn(batch, length, hidden)
+
+def step():
+    optimizer.zero_grad()
+    model(xs)[0].pow(2).mean().backward()
+    optimizer.step()
+
+step()
+times = []
+while len(times) < 2 or (sum(times) < min_seconds and len(times) < max_reps):
+    start = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - start)
+print("SECONDS", min(times), torch.__version__, torch.get_num_threads())
+"""
+"""One torch train step (batch first, same loss, Adam), timed in its own process: torch's
+idle OpenMP threads spin and would slow the JAX timings that follow in a shared one."""
+
+
+def torch_step_seconds(kind: str, hidden: int, length: int, min_seconds: float = 2.0, max_reps: int = 20):
+    """``(seconds of the fastest train step of torch.nn.LSTM/GRU, torch version)``, or None without torch."""
+    done = subprocess.run([sys.executable, "-c", TORCH_STEP, kind, str(hidden), str(length), str(BATCH),
+                           str(min_seconds), str(max_reps)], capture_output=True, text=True)
+    if done.returncode != 0:
+        if "No module named 'torch'" in done.stderr:
+            return None
+        raise RuntimeError(done.stderr[-2000:])
+    _, seconds, version, threads = done.stdout.split()
+    return float(seconds), f"{version} ({threads} threads)"
+
+
+TORCH = {"torch.nn.LSTM": "LSTM", "torch.nn.GRU": "GRU"}
+
+
 def candidates(hidden):
-    """name -> (loss, params, baseline name or None)."""
+    """name -> (loss, params, baselines)."""
     out = {}
     for hoist in (False, True):
         lstm = make_rnnjax(cells.lstm(hidden, hoist=hoist), hidden)
-        out[f"rnnjax.lstm(hoist={hoist})"] = (*lstm, "flax.OptimizedLSTMCell")
+        out[f"rnnjax.lstm(hoist={hoist})"] = (*lstm, ("flax.OptimizedLSTMCell", "torch.nn.LSTM"))
         out[f"rnnjax.gru(reset=after, hoist={hoist})"] = (
             *make_rnnjax(cells.gru(hidden, reset="after", hoist=hoist), hidden),
-            "flax.GRUCell",
+            ("flax.GRUCell", "torch.nn.GRU"),
         )
     gru_before = make_rnnjax(cells.gru(hidden, hoist=False), hidden)
-    out["rnnjax.gru(reset=before, hoist=False)"] = (*gru_before, "flax.GRUCell")
-    out["rnnjax.elman(tanh, hoist=False)"] = (*make_rnnjax(cells.elman(hidden, hoist=False), hidden), None)
-    out["flax.OptimizedLSTMCell"] = (*make_flax(nnx.OptimizedLSTMCell, hidden), None)
-    out["flax.GRUCell"] = (*make_flax(nnx.GRUCell, hidden), None)
+    out["rnnjax.gru(reset=before, hoist=False)"] = (*gru_before, ("flax.GRUCell", "torch.nn.GRU"))
+    out["rnnjax.elman(tanh, hoist=False)"] = (*make_rnnjax(cells.elman(hidden, hoist=False), hidden), ())
+    out["flax.OptimizedLSTMCell"] = (*make_flax(nnx.OptimizedLSTMCell, hidden), ())
+    out["flax.GRUCell"] = (*make_flax(nnx.GRUCell, hidden), ())
     return out
+
+
+def _record(name: str, hidden: int, length: int, seconds: float) -> dict:
+    return {"impl": name, "batch": BATCH, "hidden": hidden, "T": length, "ms_per_step": round(1e3 * seconds, 2),
+            "tokens_per_s": round(BATCH * length / seconds)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    shapes = [(128, 100)] if args.quick else [(128, 100), (128, 1000), (512, 100), (512, 1000)]
-    records = []
+    shapes = [(128, 100)] if args.quick else [(10, 200), (128, 100), (128, 1000), (512, 100), (512, 1000)]
+    records, torch_version = [], None
     for hidden, length in shapes:
         timed = {}
-        for name, (loss, params, baseline) in candidates(hidden).items():
+        for name, (loss, params, baselines) in candidates(hidden).items():
             timed[name] = time_train_step(loss, params, hidden, length)
-            record = {
-                "impl": name,
-                "batch": BATCH,
-                "hidden": hidden,
-                "T": length,
-                "ms_per_step": round(1e3 * timed[name], 2),
-                "tokens_per_s": round(BATCH * length / timed[name]),
-            }
-            records.append((record, baseline))
-        for record, baseline in records[-len(timed) :]:
-            if baseline is not None:
-                record["speed_vs_" + baseline] = round(timed[baseline] / timed[record["impl"]], 3)
+            records.append((_record(name, hidden, length, timed[name]), baselines))
+        for name, kind in TORCH.items():
+            measured = torch_step_seconds(kind, hidden, length)
+            if measured is not None:
+                timed[name], torch_version = measured
+                records.append((_record(name, hidden, length, timed[name]), ()))
+        for record, baselines in records[-len(timed) :]:
+            for baseline in baselines:
+                if baseline in timed:
+                    record["speed_vs_" + baseline] = round(timed[baseline] / timed[record["impl"]], 3)
     print(
         json.dumps(
             {
@@ -108,6 +157,7 @@ def main():
                 "device": str(jax.devices()[0].device_kind),
                 "cpu": platform.processor() or platform.machine(),
                 "jax": jax.__version__,
+                "torch": torch_version,
                 "results": [r for r, _ in records],
             },
             indent=1,

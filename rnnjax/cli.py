@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 import tyro
 
 from rnnjax.compilation import use_persistent_cache
+from rnnjax.devices import use_cpu_cores
 from rnnjax.train.config import NO_MEMORY, TrainConfig, flags, registries
 
 CHOICES = {"task": "task", "cell": "cell", "memory": "memory", "model": "model"}
@@ -72,6 +73,10 @@ def _commands():
         num_processes: int | None = None
         process_id: int | None = None
         progress: bool = True
+        steps_per_call: int | None = None
+        """training steps per compiled call (default: measured per backend, 16 on CPU); results do not depend on it"""
+        cpu_devices: int | None = None
+        """CPU backend: devices a population is sharded over (default: one per core)"""
         compilation_cache: bool = True
         """keep compiled programs in JAX's persistent cache (RNNJAX_CACHE_DIR, else ~/.cache/rnnjax/jax)"""
         config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
@@ -158,6 +163,7 @@ def train_command(args) -> None:
         keep=args.keep,
         max_population=args.max_population,
         progress=args.progress,
+        steps_per_call=args.steps_per_call,
     )
     print(text)
 
@@ -195,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     handler = next(h for cls, h in commands.values() if type(command) is cls)
     if getattr(command, "compilation_cache", False):
         use_persistent_cache()
+    use_cpu_cores(getattr(command, "cpu_devices", None))
     try:
         handler(command)
     except (ValueError, FileNotFoundError) as e:

@@ -16,11 +16,18 @@ CACHE_HIT = "/jax/compilation_cache/cache_hits"
 def compilations(run: Callable[[], Any]) -> tuple[Any, int]:
     """``(run(), the number of programs XLA compiled for it)``; programs read from the
     persistent compilation cache do not count (JAX reports them as backend compilations too)."""
-    compiled, hits = [], []
+    result, count, _ = compile_record(run)
+    return result, count
 
-    def on_duration(name, *_, **__):
+
+def compile_record(run: Callable[[], Any]) -> tuple[Any, int, float]:
+    """``(run(), programs compiled, seconds in XLA's backend compilation)``: the count
+    net of persistent-cache hits, the seconds including the (short) cache loads."""
+    seconds, hits = [], []
+
+    def on_duration(name, duration, *_, **__):
         if name == BACKEND_COMPILE:
-            compiled.append(name)
+            seconds.append(duration)
 
     def on_event(name, *_, **__):
         if name == CACHE_HIT:
@@ -29,7 +36,7 @@ def compilations(run: Callable[[], Any]) -> tuple[Any, int]:
     jax.monitoring.register_event_duration_secs_listener(on_duration)
     jax.monitoring.register_event_listener(on_event)
     try:
-        return run(), len(compiled) - len(hits)
+        return run(), len(seconds) - len(hits), float(sum(seconds))
     finally:
         jax.monitoring.unregister_event_duration_listener(on_duration)
         jax.monitoring.unregister_event_listener(on_event)

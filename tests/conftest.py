@@ -3,7 +3,9 @@
 Many tests compile the same small programs (a tiny LSTM's train step, its
 evaluation); with a cache that lives for the session each is compiled once.
 The cache starts empty every session, so no test sees programs of an earlier
-checkout.
+checkout. Each test process starts JAX's backend before any test, so the CLI's
+one-device-per-core setting (``rnnjax.devices``) never changes a test process
+midway: in-process tests run on one CPU device unless they ask for more.
 """
 
 import os
@@ -12,8 +14,14 @@ import tempfile
 
 
 def pytest_configure(config):
-    if "JAX_COMPILATION_CACHE_DIR" in os.environ or hasattr(config, "workerinput"):
-        return  # set by the user, or inherited by an xdist worker from the session
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ and not hasattr(config, "workerinput"):
+        _share_compilation_cache(config)  # else set by the user, or inherited by an xdist worker from the session
+    import jax
+
+    jax.devices()
+
+
+def _share_compilation_cache(config):
     directory = tempfile.mkdtemp(prefix="rnnjax-test-jax-cache-")
     config._rnnjax_jax_cache = directory
     os.environ.update(JAX_COMPILATION_CACHE_DIR=directory, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",

@@ -6,8 +6,12 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 from rnnjax.compilation import compilations
+from rnnjax.eval.generalisation import chunk_size, chunks
+from rnnjax.train.build import build
+from rnnjax.train.sweep import load_experiment, run_experiment
 
 COUNTED_RUN = """
 import sys
@@ -44,3 +48,17 @@ def test_compilations_counts_new_programs_only():
     assert count == 1
     _, again = compilations(lambda: f(x).block_until_ready())
     assert again == 0
+
+
+@pytest.mark.parametrize("arm", ["lstm_anbn", pytest.param("gru_anbncn", marks=pytest.mark.slow)])
+def test_a_main_job_arm_compiles_one_train_program_and_one_evaluation_program_per_width(arm, tmp_path):
+    experiment = load_experiment("counting")
+    parts = build(experiment.arms[arm])
+    chunk = min(256, chunk_size(parts.eval_model, 1, parts.task.evaluation.longest))
+    widths = {w for s in parts.task.evaluation.sets() for _, w in chunks(s, min(chunk, len(s.lengths)))}
+    _, count = compilations(lambda: run_experiment(experiment, tmp_path, arms=(arm,), overrides={"steps": 20},
+                                                   progress=False))
+    # initial states, the train program, the checkpoint copy, evaluation, the report's state trace (anbn);
+    # a few one-off eager programs of the first run in a process (orbax, key seeding)
+    expected = 3 + len(widths) + (arm.endswith("_anbn"))
+    assert expected <= count <= expected + 5, (count, expected)

@@ -6,7 +6,10 @@ first values), recorded with the release before the task protocol (commit
 42b1f26) through the same CLI, trained long enough for the evaluations to
 discriminate (some near misses rejected, some corruptions caught); ``main_job``
 is the README's main job. The only deliberate change: language-modelling tasks
-no longer log a next-symbol "accuracy" (it was 1.0 by construction).
+no longer log a next-symbol "accuracy" (it was 1.0 by construction). Since the
+Elman/LSTM/GRU steps compute ``[x, h] @ [wx; wh]`` as one matmul (one summation
+order changed), float results agree to ``RTOL`` (parameters to ``PARAM_RTOL``),
+discrete results exactly.
 """
 
 import json
@@ -21,8 +24,10 @@ import pytest
 from rnnjax.cli import main
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "regression_v1.json").read_text())
-FAST = {"counting": ("lstm_anbn",), "qrnn_vs_lstm": ("qrnn_1layer",), "transduction": ("reversal-stack",)}
+FAST = {"counting": ("lstm_anbn",), "qrnn_vs_lstm": ("qrnn_1layer",)}  # transduction: in -m slow only (37 s)
 TIMING = {"steps_per_second", "process"}
+RTOL = 1e-4  # measured: 2.8e-5 at most, on one loss
+PARAM_RTOL = 1e-3  # measured: 1.6e-4 at most, after 3000 steps at learning rate 0.03
 
 
 def _cases():
@@ -63,13 +68,13 @@ def test_short_runs_give_the_recorded_numbers(name, arms):
             assert set(got) == set(want["results"]), run
             for key, value in want["results"].items():
                 if isinstance(value, float):
-                    assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (run, key)
+                    assert got[key] == pytest.approx(value, rel=RTOL, abs=1e-6), (run, key)
                 else:
                     assert got[key] == value, (run, key)
             losses = [h["loss"] for h in json.loads((runs[run] / "history.json").read_text())]
-            np.testing.assert_allclose(losses, want["loss"], rtol=1e-5, err_msg=run)
+            np.testing.assert_allclose(losses, want["loss"], rtol=RTOL, err_msg=run)
             with ocp.StandardCheckpointer() as checkpointer:
                 params = _summary(checkpointer.restore(runs[run].absolute() / "params"))
             assert sorted(params) == sorted(want["params"])
             for leaf, values in want["params"].items():
-                np.testing.assert_allclose(params[leaf], values, rtol=1e-5, atol=1e-6, err_msg=f"{run} {leaf}")
+                np.testing.assert_allclose(params[leaf], values, rtol=PARAM_RTOL, atol=1e-4, err_msg=f"{run} {leaf}")

@@ -20,7 +20,7 @@ import pytest
 from rnnjax.cli import main
 from rnnjax.eval.report import summarise
 from rnnjax.train import TrainConfig, build
-from rnnjax.train.loop import train_population
+from rnnjax.train.loop import member_bytes, member_bytes_bound, train_population
 from rnnjax.train.runs import find_runs, load_run
 from rnnjax.train.sweep import Experiment, expand, parse_grid, plan_programs, population_cap
 
@@ -80,7 +80,10 @@ def test_shape_changing_values_make_programs_and_the_rest_share_one(tmp_path):
     assert [len(p) for p in programs] == [6, 6]
     assert {m.config.model.hidden for m in programs[0]} == {4} and {m.config.model.hidden for m in programs[1]} == {5}
     assert [len(p) for _, p in plan_programs(members, max_population=4)] == [4, 2, 4, 2]
-    assert population_cap(build(TINY)) >= 1
+    parts = build(TINY)
+    assert population_cap(parts, 3) == 3  # clearly fits: no compilation
+    assert member_bytes_bound(parts) >= member_bytes(parts)
+    assert 1 <= population_cap(parts, 10**9) < 10**9
     with pytest.raises(ValueError, match=r"unknown arms \['b'\]"):
         expand(experiment, tmp_path, arms=("b",))
 

@@ -121,6 +121,18 @@ def test_training_is_deterministic_given_the_seed():
     chex.assert_trees_all_equal(a, b)
 
 
+def test_steps_per_call_does_not_change_the_results(tmp_path):
+    cfg = TINY.replace(n_max=9, num_buckets=2, log_every=4)  # two padded lengths: two branches of the switch
+    members = [cfg.replace(seed=s, learning_rate=lr) for s, lr in ((0, 0.01), (1, 0.05))]
+    one = train_population(members, progress=False, steps_per_call=1)
+    seven = train_population(members, progress=False, steps_per_call=7, checkpoint_dir=tmp_path, checkpoint_every=10)
+    for a, b in zip(one, seven):  # 7 divides neither the steps nor the checkpoint interval
+        chex.assert_trees_all_equal(a.params, b.params)
+        assert a.history == b.history and [h["step"] for h in a.history] == [0, 4, 8, 12, 16, 20, 24, 28, 29]
+    with pytest.raises(ValueError, match="steps_per_call must be >= 1"):
+        train_population(members, progress=False, steps_per_call=0)
+
+
 def test_population_member_equals_its_solo_run():
     members = [TINY.replace(seed=s, learning_rate=lr) for s, lr in ((0, 0.01), (1, 0.05), (1, 0.01))]
     population = train_population(members, progress=False)

@@ -194,12 +194,21 @@ def default_hoist() -> bool:
     return jax.default_backend() != "cpu"
 
 
-def affine_input(hoist: bool | None):
-    """``(project, preactivation)`` for cells whose step needs ``x @ wx + b``.
+NARROW_INPUT = 8
+"""Input widths up to which a step computes ``[x, h] @ [wx; wh]`` as one matmul."""
 
-    With ``hoist`` the affine map is applied to the whole sequence in
-    ``project`` (one big matmul) and ``preactivation`` is the identity; without,
-    ``project`` is the identity and ``preactivation`` applies the map per step.
+
+def affine_input(hoist: bool | None):
+    """``(project, preactivation)`` for cells whose step needs ``x @ wx + h @ wh + b``.
+
+    ``preactivation(params, u, h, columns)`` is ``(x @ wx + b + h @ wh)[columns]``
+    (``h`` None: without the ``h @ wh`` term). With ``hoist`` the input map is applied
+    to the whole sequence in ``project`` (one big matmul); without, ``project`` is the
+    identity and the step computes the map; for inputs of at most ``NARROW_INPUT``
+    (e.g. small embeddings) as one matmul ``[x, h] @ [wx; wh]``. Measured on XLA:CPU
+    (BUILD_NOTES "Cells"): with embedding 3 and hidden 10 one matmul makes the train
+    step 1.1-1.3x faster, with inputs of 10 or 128 it is slower (GRU 0.74x at 10, LSTM
+    0.64x at 128).
     """
     if hoist is None:
         hoist = default_hoist()
@@ -207,8 +216,16 @@ def affine_input(hoist: bool | None):
     def project(params, xs):
         return xs @ params["wx"] + params["b"] if hoist else xs
 
-    def preactivation(params, u):
-        return u if hoist else u @ params["wx"] + params["b"]
+    def preactivation(params, u, h=None, columns=slice(None)):
+        wh = params["wh"][:, columns]
+        if hoist:
+            return u[columns] if h is None else u[columns] + h @ wh
+        wx, b = params["wx"][:, columns], params["b"][columns]
+        if h is None:
+            return u @ wx + b
+        if wx.shape[0] <= NARROW_INPUT:
+            return jnp.concatenate([u, h]) @ jnp.concatenate([wx, wh]) + b
+        return u @ wx + b + h @ wh
 
     return project, preactivation
 

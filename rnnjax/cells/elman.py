@@ -40,7 +40,7 @@ def elman(hidden: int, activation: Activation = "tanh", *, hoist: bool | None = 
         return jnp.zeros((hidden,), params["wh"].dtype)
 
     def step(params, h, u):
-        h = act(preactivation(params, u) + h @ params["wh"])
+        h = act(preactivation(params, u, h))
         return h, h
 
     return Cell(f"elman-{activation}({hidden})", hidden, init, initial_state, project, step)

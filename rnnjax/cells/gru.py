@@ -42,16 +42,14 @@ def gru(hidden: int, *, reset: Reset = "before", hoist: bool | None = None) -> C
         return jnp.zeros((hidden,), params["wh"].dtype)
 
     def step(params, h, u):
-        xr, xz, xn = jnp.split(preactivation(params, u), 3)
         if reset == "before":
-            hr, hz = jnp.split(h @ params["wh"][:, : 2 * hidden], 2)
-            r = jax.nn.sigmoid(xr + hr)
-            n = jnp.tanh(xn + (r * h) @ params["wh"][:, 2 * hidden :])
+            r, z = jnp.split(jax.nn.sigmoid(preactivation(params, u, h, slice(0, 2 * hidden))), 2)
+            n = jnp.tanh(preactivation(params, u, r * h, slice(2 * hidden, None)))
         else:
+            xr, xz, xn = jnp.split(preactivation(params, u), 3)
             hr, hz, hn = jnp.split(h @ params["wh"], 3)
-            r = jax.nn.sigmoid(xr + hr)
+            r, z = jax.nn.sigmoid(xr + hr), jax.nn.sigmoid(xz + hz)
             n = jnp.tanh(xn + r * hn)
-        z = jax.nn.sigmoid(xz + hz)
         h = z * h + (1.0 - z) * n
         return h, h
 

@@ -58,7 +58,7 @@ def _gated_cell(name: str, hidden: int, forget_biases: tuple[float, ...], hoist:
 
     def step(params, state, u):
         c, h = state
-        z = jnp.split(preactivation(params, u) + h @ params["wh"], gates)
+        z = jnp.split(preactivation(params, u, h), gates)
         i, f, g, o = z[0], sum(jax.nn.sigmoid(x) for x in z[1 : 1 + forgets]), z[-2], z[-1]
         c = f * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h = jax.nn.sigmoid(o) * jnp.tanh(c)

@@ -2,7 +2,8 @@
 
 Every task is evaluated the same way: each ``EvalSet`` is cut into chunks of
 examples sorted by length (one compiled program per chunk width), each chunk is
-scored by ``task.evaluation.score`` for every member at once (members vmapped),
+scored by ``task.evaluation.score`` for every member at once (members vmapped and
+sharded over the devices),
 and each member's scores go to ``task.evaluation.summarise``.
 """
 
@@ -14,6 +15,8 @@ from functools import partial
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from rnnjax.tasks import EvalSet, Task
 
@@ -58,10 +61,26 @@ def chunk_size(model, members: int, width: int, largest: int = 256, fraction: fl
     return min(largest, fits)
 
 
-def evaluate(task: Task, model, members, *, chunk: int = 256) -> list[dict]:
-    """The task's evaluation metrics for each member (``members``: params with a
-    leading member axis), in member order."""
+def spread(members, devices=None):
+    """Members (params with a leading member axis) sharded over ``devices`` (default:
+    this process's), at most one device per member, padded with copies of the last to
+    a multiple of the devices used."""
     count = num_members(members)
+    devices = list(devices or jax.local_devices())[:count]
+    if len(devices) < 2:
+        return members
+    size = len(devices) * math.ceil(count / len(devices))
+    padded = jax.tree_util.tree_map(lambda x: np.concatenate([x, np.repeat(x[-1:], size - count, 0)]),
+                                    jax.device_get(members))
+    return jax.device_put(padded, NamedSharding(Mesh(np.array(devices), ("population",)), P("population")))
+
+
+def evaluate(task: Task, model, members, *, chunk: int = 256, devices=None) -> list[dict]:
+    """The task's evaluation metrics for each member (``members``: params with a
+    leading member axis), in member order; members run spread over ``devices``
+    (default: this process's)."""
+    count = num_members(members)
+    members = spread(members, devices)
     scores = {s.name: score_set(task, model, members, s, chunk) for s in task.evaluation.sets()}
     return [task.evaluation.summarise({name: {k: v[m] for k, v in by_metric.items()} for name, by_metric in
                                        scores.items()}) for m in range(count)]
@@ -75,20 +94,29 @@ def score_set(task: Task, model, members, eval_set: EvalSet, chunk: int = 256) -
     count, size = num_members(members), len(eval_set.lengths)
     chunk = min(chunk, size, chunk_size(model, count, eval_set.width))
     program = jax.jit(partial(_score_chunk, task.evaluation.score, model, eval_set.expand), static_argnames="width")
-    order = np.argsort(eval_set.lengths, kind="stable")
     out: dict[str, np.ndarray] = {}
-    for start in range(0, size, chunk):
-        rows = order[start : start + chunk]
+    for rows, width in chunks(eval_set, chunk):
         full = np.concatenate([rows, np.full(chunk - len(rows), rows[0])])
-        width = eval_set.width
-        if eval_set.pad_multiple is not None:
-            longest = int(eval_set.lengths[rows].max())
-            width = min(width, eval_set.pad_multiple * math.ceil(longest / eval_set.pad_multiple))
         cut = eval_set.expand is None  # generated examples are cut inside the program
         examples = {k: v[full][:, :width] if cut and v.ndim >= 2 else v[full] for k, v in eval_set.examples.items()}
         for k, v in program(members, examples, width=width).items():
             v = np.asarray(v)
             out.setdefault(k, np.empty((count, size), v.dtype))[:, rows] = v[:, : len(rows)]
+    return out
+
+
+def chunks(eval_set: EvalSet, chunk: int) -> list[tuple[np.ndarray, int]]:
+    """``(rows, width)`` of each chunk: ``chunk`` examples in order of length, cut to the
+    longest rounded up to ``eval_set.pad_multiple``. Each distinct width is one compiled
+    program."""
+    order = np.argsort(eval_set.lengths, kind="stable")
+    out = []
+    for start in range(0, len(order), chunk):
+        rows, width = order[start : start + chunk], eval_set.width
+        if eval_set.pad_multiple is not None:
+            longest = int(eval_set.lengths[rows].max())
+            width = min(width, eval_set.pad_multiple * math.ceil(longest / eval_set.pad_multiple))
+        out.append((rows, width))
     return out
 
 

@@ -29,7 +29,7 @@ def length_buckets(task: Task, num_buckets: int) -> tuple[Bucket, ...]:
     """Splits the task's training sizes into at most ``num_buckets`` contiguous ranges of n.
 
     Each bucket pads to its longest example rounded up to ``task.pad_multiple``, so a
-    run compiles one train step per bucket instead of one per length.
+    run's train program has one step per padded length instead of one per length.
     """
     n_min, n_max = task.sizes
     edges = np.unique(np.linspace(n_min, n_max + 1, num_buckets + 1).round().astype(int))

@@ -9,12 +9,26 @@ does from s.
 
 from __future__ import annotations
 
+import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
+
+_SAVING = threading.Lock()
+_MANAGERS: weakref.WeakSet = weakref.WeakSet()
+"""Every open checkpointer: orbax's asynchronous saves of two managers (programs
+trained at once in threads) must not overlap, or their commits collide."""
+
+
+@jax.jit
+def _copy(tree):
+    """A copy of ``tree`` in new buffers, as one program (not one eager copy per leaf shape)."""
+    return jax.tree_util.tree_map(jnp.copy, tree)
 
 
 class PopulationCheckpointer:
@@ -27,15 +41,19 @@ class PopulationCheckpointer:
         self.directory = Path(directory)
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True, create=True)
         self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+        _MANAGERS.add(self.manager)
 
     def save(self, step: int, tree: Any, histories: list[list[dict]]) -> None:
         """Saves after ``step`` steps. ``tree`` (jax arrays, possibly sharded over
         hosts) is copied first, so the caller may donate its buffers to the next
         train step while the write goes on."""
-        snapshot = jax.tree_util.tree_map(lambda x: x.copy(), tree)
+        snapshot = _copy(tree)
         logged = [list(h) for h in histories]  # the caller keeps appending while the write goes on
         args = ocp.args.Composite(state=ocp.args.StandardSave(snapshot), histories=ocp.args.JsonSave(logged))
-        self.manager.save(step, args=args)
+        with _SAVING:  # the write goes on in the background; another manager's must have ended
+            for manager in list(_MANAGERS):
+                manager.wait_until_finished()
+            self.manager.save(step, args=args)
 
     def restore_latest(self, like: Any, sharding) -> tuple[int, Any, list[list[dict]]] | None:
         """The newest readable checkpoint as ``(step, tree, histories)``, or None if there is none.
@@ -63,4 +81,6 @@ class PopulationCheckpointer:
         self.manager.wait_until_finished()
 
     def close(self) -> None:
+        with _SAVING:
+            _MANAGERS.discard(self.manager)
         self.manager.close()

@@ -1,8 +1,8 @@
 """Training a population of members on a Task: optimiser, the jitted step, the loop, the results.
 
 ``train_population`` is four steps: ``set_up`` (members' initial states, or a
-restored checkpoint, sharded over the devices), ``population_steps`` (one jitted
-vmapped step per length bucket), ``run_loop`` (the steps, logging, checkpoints)
+restored checkpoint, sharded over the devices), ``population_program`` (one jitted
+program running many vmapped steps per call), ``run_loop`` (the calls, logging, checkpoints)
 and ``results``.
 """
 
@@ -51,15 +51,18 @@ def bucket_schedule(buckets: tuple[Bucket, ...], steps: int, seed: int = 0) -> n
     return np.random.default_rng(seed).choice(len(buckets), size=steps, p=sizes / sizes.sum())
 
 
-def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+def make_optimizer(cfg: TrainConfig, learning_rate=None, clip_norm=None) -> optax.GradientTransformation:
     """Global-norm clipping, then Adam or SGD. Clip norm and learning rate live in
     the optimiser state (``inject_hyperparams``), so members of a population can
-    differ in them inside one program, and they can be logged."""
+    differ in them inside one program, and they can be logged. ``learning_rate`` and
+    ``clip_norm`` (e.g. traced) replace the config's values."""
     o = cfg.optim
-    opt = optax.inject_hyperparams({"adam": optax.adam, "sgd": optax.sgd}[o.name])(learning_rate=o.learning_rate)
+    lr = o.learning_rate if learning_rate is None else learning_rate
+    opt = optax.inject_hyperparams({"adam": optax.adam, "sgd": optax.sgd}[o.name])(learning_rate=lr)
     if o.clip_norm == 0:
         return opt
-    return optax.chain(optax.inject_hyperparams(optax.clip_by_global_norm)(max_norm=o.clip_norm), opt)
+    clip = o.clip_norm if clip_norm is None else clip_norm
+    return optax.chain(optax.inject_hyperparams(optax.clip_by_global_norm)(max_norm=clip), opt)
 
 
 def learning_rate(opt_state) -> jax.Array:
@@ -81,21 +84,38 @@ class TrainState(NamedTuple):
     (the state stays frozen at its last finite value from then on)"""
 
 
-def member_keys(cfg: TrainConfig) -> tuple[jax.Array, jax.Array]:
+def member_keys(seed) -> tuple[jax.Array, jax.Array]:
     """``(init_key, data_key)`` of a member, from its seed."""
-    init_key, data_key = jax.random.split(jax.random.key(cfg.run.seed))
+    init_key, data_key = jax.random.split(jax.random.key(seed))
     return init_key, data_key
 
 
-def init_state(model, cfg: TrainConfig) -> TrainState:
-    params = model.init(member_keys(cfg)[0])
+def init_state(model, cfg: TrainConfig, seed=None, learning_rate=None, clip_norm=None) -> TrainState:
+    """A member's initial state; ``seed``, ``learning_rate``, ``clip_norm`` (e.g.
+    traced) replace the config's values."""
+    params = model.init(member_keys(cfg.run.seed if seed is None else seed)[0])
     minus_one = -jnp.ones((), jnp.int32)
-    return TrainState(params, make_optimizer(cfg).init(params), jnp.zeros((), jnp.int32), minus_one)
+    opt_state = make_optimizer(cfg, learning_rate, clip_norm).init(params)
+    return TrainState(params, opt_state, jnp.zeros((), jnp.int32), minus_one)
+
+
+def init_population(model, cfgs: list[TrainConfig]) -> dict:
+    """``{"state": TrainState, "data_keys": uint32[P, 2]}`` of members ``cfgs`` (one
+    program: they differ only in ``MEMBER_FIELDS``) as host arrays, from one compiled
+    program called per member (a vmapped one compiles slower)."""
+
+    @jax.jit
+    def one(seed, learning_rate, clip_norm):
+        state = init_state(model, cfgs[0], seed, learning_rate, clip_norm)
+        return {"state": state, "data_keys": jax.random.key_data(member_keys(seed)[1])}
+
+    return stack_members([jax.device_get(one(np.uint32(c.run.seed), np.float32(c.optim.learning_rate),
+                                             np.float32(c.optim.clip_norm))) for c in cfgs])
 
 
 def stack_members(trees: list) -> Any:
-    """Member pytrees -> one pytree with a leading member axis."""
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+    """Member pytrees -> one pytree (host arrays) with a leading member axis."""
+    return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *trees)
 
 
 def batch_loss(task: Task, model, batch_size: int, max_len: int):
@@ -192,6 +212,18 @@ def member_bytes(parts: Parts) -> int:
     return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
+def member_bytes_bound(parts: Parts) -> int:
+    """A generous bound on ``member_bytes`` from traced shapes alone (no compilation):
+    four times the backward pass's residuals (the batch among them) and eight copies
+    of the parameters (gradients, optimiser moments, updates)."""
+    cfg = parts.config
+    loss_fn = batch_loss(parts.task, parts.model, cfg.run.batch_size, parts.buckets[-1].max_len)
+    params = jax.eval_shape(parts.model.init, jax.random.key(0))
+    residuals = jax.eval_shape(lambda p: jax.vjp(lambda q: loss_fn(q, jax.random.key(0), 1, 1)[0], p)[1], params)
+    size = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))  # noqa: E731
+    return 4 * size(residuals) + 8 * size(params)
+
+
 @dataclasses.dataclass
 class Population:
     """A program's members on their devices, from step ``first``."""
@@ -213,14 +245,14 @@ class Population:
 def set_up(parts: Parts, cfgs: list[TrainConfig], devices=None, checkpointer: PopulationCheckpointer | None = None,
            resume: bool = False) -> Population:
     """Initial member states (padded with copies of the last member to a multiple of
-    the device count), or the newest readable checkpoint when ``resume``."""
+    the device count), or the newest readable checkpoint when ``resume``. In one
+    process a population smaller than the device count uses one device per member."""
+    if jax.process_count() == 1:
+        devices = list(devices or jax.devices())[: len(cfgs)]
     sharding = population_sharding(devices)
     size = sharding.mesh.size * math.ceil(len(cfgs) / sharding.mesh.size)
     members = list(cfgs) + [cfgs[-1]] * (size - len(cfgs))
-    host_tree = jax.device_get({
-        "state": stack_members([init_state(parts.model, c) for c in members]),
-        "data_keys": jnp.stack([jax.random.key_data(member_keys(c)[1]) for c in members]),
-    })
+    host_tree = init_population(parts.model, members)
     restored = checkpointer.restore_latest(host_tree, sharding) if checkpointer is not None and resume else None
     if restored is None:
         first, tree, histories = 0, _to_global(host_tree, sharding), [[] for _ in cfgs]
@@ -231,58 +263,102 @@ def set_up(parts: Parts, cfgs: list[TrainConfig], devices=None, checkpointer: Po
                       histories)
 
 
-def population_steps(parts: Parts) -> list:
-    """The jitted step of each bucket: ``(state, data_keys, i, n_lo, n_hi) -> (state, metrics)``
-    for the whole population; member m's batch comes from ``fold_in(data_keys[m], i)``.
-    Buckets of the same padded length share one program (their n range is traced)."""
-    cfg, optimizer = parts.config, make_optimizer(parts.config)
+STEPS_PER_CALL = {"cpu": 16}
+"""Training steps per dispatched program, by backend (measured with
+``benchmarks/throughput.py``, figures in BUILD_NOTES.md); other backends: ``DEFAULT_STEPS_PER_CALL``."""
+DEFAULT_STEPS_PER_CALL = 64
 
-    def population_step(max_len: int):
+
+def default_steps_per_call() -> int:
+    return STEPS_PER_CALL.get(jax.default_backend(), DEFAULT_STEPS_PER_CALL)
+
+
+def population_program(parts: Parts, steps_per_call: int):
+    """The jitted training program of a population: ``(state, data_keys, first, count,
+    schedule) -> (state, metrics)`` runs steps ``first .. first + count - 1``
+    (``count <= steps_per_call``) in one call; ``schedule: int[steps_per_call]`` holds
+    the bucket of each. Member m's batch at step i comes from ``fold_in(data_keys[m], i)``.
+    ``metrics``: each ``[steps_per_call, members]``, rows from ``count`` on unset.
+
+    The steps run in a ``fori_loop`` (trip count traced, so every chunk length is the
+    same program) over a ``lax.switch`` between one step per padded length (buckets of
+    the same padded length share a branch; their n range is traced).
+    """
+    if steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
+    cfg, optimizer, buckets = parts.config, make_optimizer(parts.config), parts.buckets
+    lengths = list(dict.fromkeys(b.max_len for b in buckets))
+    table = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
+
+    def branch(max_len: int):
         step = make_train_step(batch_loss(parts.task, parts.model, cfg.run.batch_size, max_len), optimizer)
 
-        def run(state, data_keys, i, n_lo, n_hi):
-            keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, i)
+        def run(state, keys, n_lo, n_hi):
             if keys.shape[0] == 1:  # on CPU a member axis of size 1 makes some backward passes 4x slower
                 one = step(jax.tree.map(lambda x: x[0], state), keys[0], n_lo, n_hi)
                 return jax.tree.map(lambda x: x[None], one)
             return jax.vmap(step, (0, 0, None, None))(state, keys, n_lo, n_hi)
 
-        return jax.jit(run, donate_argnums=0)
+        return run
 
-    programs = {max_len: population_step(max_len) for max_len in dict.fromkeys(b.max_len for b in parts.buckets)}
-    return [programs[b.max_len] for b in parts.buckets]
+    branches = [branch(max_len) for max_len in lengths]
+
+    def program(state, data_keys, first, count, schedule):
+        def body(j, carry):
+            state, metrics = carry
+            length, n_lo, n_hi = jnp.asarray(table)[schedule[j]]
+            keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, first + j)
+            state, new = jax.lax.switch(length, branches, state, keys, n_lo, n_hi)
+            return state, jax.tree.map(lambda rows, x: rows.at[j].set(x), metrics, new)
+
+        shapes = jax.eval_shape(branches[0], state, data_keys, 1, 1)[1]
+        rows = jax.tree.map(lambda s: jnp.zeros((steps_per_call, *s.shape), s.dtype), shapes)
+        return jax.lax.fori_loop(0, count, body, (state, rows))
+
+    return jax.jit(program, donate_argnums=0)
 
 
-def run_loop(parts: Parts, population: Population, steps: list, writers: dict[int, SummaryWriter],
+def run_loop(parts: Parts, population: Population, program, steps_per_call: int, writers: dict[int, SummaryWriter],
              checkpointer: PopulationCheckpointer | None, progress: bool) -> tuple[TrainState, float]:
-    """Trains from ``population.first`` to the last step; logs every ``log_every`` steps
-    and checkpoints every ``checkpointer.every``. Returns the final state and the
-    seconds it took."""
+    """Trains from ``population.first`` to the last step in calls of ``program`` of at
+    most ``steps_per_call`` steps, cut at checkpoint steps; logs every ``log_every``
+    steps and checkpoints every ``checkpointer.every``. Returns the final state and
+    the seconds it took."""
     cfg, buckets = parts.config, parts.buckets
-    schedule = bucket_schedule(buckets, cfg.run.steps)
+    schedule = bucket_schedule(buckets, cfg.run.steps).astype(np.int32)
     state, key_data = population.state, population.key_data
     data_keys = jax.random.wrap_key_data(key_data)
-    count = len(population.cfgs)
+    count, total, every = len(population.cfgs), cfg.run.steps, cfg.run.log_every
     start = time.perf_counter()
     label = f"{cfg.task.name}/{cfg.model.label} x{count}"
-    with tqdm(range(population.first, cfg.run.steps), desc=label, disable=not progress) as bar:
-        for i in bar:
-            b = buckets[schedule[i]]
-            state, metrics = steps[schedule[i]](state, data_keys, i, b.n_lo, b.n_hi)
-            if i % cfg.run.log_every == 0 or i == cfg.run.steps - 1:
+    with tqdm(total=total - population.first, desc=label, disable=not progress) as bar:
+        first = population.first
+        while first < total:
+            last = min(first + steps_per_call, total)
+            if checkpointer is not None:
+                last = min(last, checkpointer.every * (first // checkpointer.every + 1))
+            chunk = np.zeros(steps_per_call, np.int32)
+            chunk[: last - first] = schedule[first:last]
+            state, metrics = program(state, data_keys, first, last - first, chunk)
+            logged = [i for i in range(first, last) if i % every == 0 or i == total - 1]
+            if logged:
                 metrics, diverged_at = gather((metrics, state.diverged_at))
-                _log(metrics, i, population.histories, writers)
+                for i in logged:
+                    _log({k: v[i - first] for k, v in metrics.items()}, i, population.histories, writers)
                 alive = diverged_at[:count] < 0
                 losses = [h[-1]["loss"] for h, a in zip(population.histories, alive) if a]
                 bar.set_postfix(loss=f"{np.median(losses) if losses else np.nan:.4f}", alive=f"{alive.sum()}/{count}")
-            if checkpointer is not None and ((i + 1) % checkpointer.every == 0 or i + 1 == cfg.run.steps):
-                checkpointer.save(i + 1, {"state": state, "data_keys": key_data}, population.histories)
+            bar.update(last - first)
+            if checkpointer is not None and (last % checkpointer.every == 0 or last == total):
+                checkpointer.save(last, {"state": state, "data_keys": key_data}, population.histories)
+            first = last
     return state, time.perf_counter() - start
 
 
 def results(parts: Parts, population: Population, state: TrainState, elapsed: float) -> list[TrainResult]:
     params, diverged = gather((state.params, state.diverged_at))
-    rate = (parts.config.run.steps - population.first) / elapsed if elapsed > 0 else float("nan")
+    trained = parts.config.run.steps - population.first
+    rate = trained / elapsed if trained > 0 and elapsed > 0 else float("nan")
     return [TrainResult(jax.tree_util.tree_map(lambda x: x[m], params), population.histories[m],
                         int(diverged[m]) if diverged[m] >= 0 else None, rate, int(population.owners[m]))
             for m in range(len(population.cfgs))]
@@ -304,6 +380,7 @@ def train_population(
     resume: bool = False,
     devices=None,
     progress: bool = True,
+    steps_per_call: int | None = None,
 ) -> list[TrainResult]:
     """Trains several members as one vmapped program per length bucket.
 
@@ -319,6 +396,8 @@ def train_population(
       checkpoint_dir: where to save the population every ``checkpoint_every``
         steps (latest ``keep`` kept, asynchronously); None saves nothing.
       resume: continue from the newest readable checkpoint in ``checkpoint_dir``.
+      steps_per_call: training steps per dispatched program (None: the backend's
+        default, ``default_steps_per_call``); results do not depend on it.
     """
     if not cfgs:
         raise ValueError("train_population needs at least one config")
@@ -331,7 +410,8 @@ def train_population(
     writers = {m: SummaryWriter(str(run_dirs[m]), purge_step=population.first or None)
                for m in population.mine} if run_dirs else {}
     try:
-        state, elapsed = run_loop(parts, population, population_steps(parts), writers, checkpointer, progress)
+        k = default_steps_per_call() if steps_per_call is None else steps_per_call
+        state, elapsed = run_loop(parts, population, population_program(parts, k), k, writers, checkpointer, progress)
     finally:
         if checkpointer is not None:
             checkpointer.wait()

@@ -1,7 +1,8 @@
 """Experiments and sweeps: arms x hyper-parameter grid x seeds, trained as few programs as possible.
 
 Members whose configs differ only in seed, learning rate or clip norm share one
-program (one vmapped population, sharded over the devices); a grid
+program (one vmapped population, sharded over the devices; in one process
+several programs train at once, each on its share of the devices); a grid
 value that changes shapes (hidden size, task, ...) makes another program. A
 program larger than the memory estimate allows is split into chunks. With
 several processes (``jax.distributed``) a program's population is one array
@@ -10,17 +11,29 @@ members on its devices, orbax writes each process's shards of one checkpoint,
 and process 0 writes the run results and the report.
 
 Layout: ``OUT/<experiment>/<arm>/[<grid label>/]seed<k>/`` per member, and
-``OUT/<experiment>/.checkpoints/<program>/`` while a program is unfinished.
+``OUT/<experiment>/.checkpoints/<program>/`` while a program is unfinished: its
+population checkpoints and ``members.json``, the manifest (each member's run
+directory, relative to it, arm, grid point and config), written before training.
+A resumed sweep adopts every program whose manifest members are all still in the
+sweep with the same config, as it was planned (so with its checkpoints), and plans
+only the other unfinished members afresh; members of an adopted program that
+finished before the kill are not trained, evaluated or written again. A sweep
+killed at any moment, even while it writes a program's results, therefore
+resumes without training any member twice.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import importlib.util
 import itertools
 import json
+import os
+import queue
 import shutil
+import threading
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +46,17 @@ from rnnjax.eval.generalisation import device_memory, evaluate
 from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
 from rnnjax.train.build import Parts, build
 from rnnjax.train.config import TrainConfig, flags
-from rnnjax.train.loop import MEMBER_FIELDS, member_bytes, program_key, stack_members, train_population
+from rnnjax.train.loop import (
+    MEMBER_FIELDS,
+    member_bytes,
+    member_bytes_bound,
+    program_key,
+    stack_members,
+    train_population,
+)
 from rnnjax.train.runs import Run, finished_with, load_runs, save_run, write_config
+
+MANIFEST = "members.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,31 +168,141 @@ def plan_programs(members: list[Member], max_population: int | None = None) -> l
     programs = []
     for group in groups.values():
         parts = build(group[0].config)
-        cap = max_population or population_cap(parts)
+        cap = max_population or population_cap(parts, len(group))
         programs += [(parts, group[i : i + cap]) for i in range(0, len(group), cap)]
     return programs
 
 
-def population_cap(parts: Parts, fraction: float = 0.5) -> int:
-    """How many members fit in ``fraction`` of this process's device memory, by
-    ``member_bytes`` (XLA's accounting of the compiled step)."""
+def population_cap(parts: Parts, wanted: int, fraction: float = 0.5) -> int:
+    """How many of ``wanted`` members fit in ``fraction`` of this process's device
+    memory: all of them when a bound from traced shapes (``member_bytes_bound``) says
+    so, else as many as ``member_bytes`` (XLA's accounting of the compiled step) allows."""
     devices = len(jax.local_devices())
+    budget = fraction * device_memory() * devices
+    if wanted * member_bytes_bound(parts) <= budget:
+        return wanted
     return max(1, int(fraction * device_memory() // member_bytes(parts)) * devices)
 
 
 def program_id(members: list[Member]) -> str:
+    """The checkpoint directory name of a newly planned program."""
     text = json.dumps([[str(m.run_dir), m.config.to_json()] for m in members])
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+def write_manifest(checkpoint_dir: Path, members: list[Member]) -> None:
+    """Writes ``members.json`` (atomically): the program's members, in population order."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    here = checkpoint_dir.resolve()
+    entries = [{"run_dir": os.path.relpath(m.run_dir.resolve(), here), "arm": m.arm, "point": m.point,
+                "config": json.loads(m.config.to_json())} for m in members]
+    tmp = checkpoint_dir / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(entries, indent=2))
+    os.replace(tmp, checkpoint_dir / MANIFEST)
+
+
+def read_manifest(checkpoint_dir: Path) -> list[tuple[Path, TrainConfig]] | None:
+    """``(run directory, config)`` of each member in ``checkpoint_dir``'s manifest, in
+    population order; None without a readable one."""
+    try:
+        entries = json.loads((checkpoint_dir / MANIFEST).read_text())
+        return [((checkpoint_dir.resolve() / e["run_dir"]).resolve(), TrainConfig.from_json(json.dumps(e["config"])))
+                for e in entries]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def unfinished_programs(members: list[Member], checkpoint_root: Path) -> list[tuple[Path, list[Member]]]:
+    """The programs a killed sweep left under ``checkpoint_root`` that can be adopted,
+    as ``(checkpoint dir, its members)``: every manifest member is one of ``members``
+    with the same config, one at least is unfinished, and none is in a program
+    adopted before (directories taken in name order)."""
+    by_dir = {m.run_dir.resolve(): m for m in members}
+    taken: set[Path] = set()
+    programs = []
+    for checkpoint_dir in sorted(p.parent for p in checkpoint_root.glob(f"*/{MANIFEST}")):
+        entries = read_manifest(checkpoint_dir) or []
+        program = [by_dir.get(run_dir) for run_dir, _ in entries]
+        if not entries or any(m is None or m.config != cfg or m.run_dir in taken
+                              for m, (_, cfg) in zip(program, entries)):
+            continue
+        if all(finished_with(m.run_dir, m.config) for m in program):
+            continue
+        taken |= {m.run_dir for m in program}
+        programs.append((checkpoint_dir, program))
+    return programs
+
+
+def remove_finished_checkpoints(checkpoint_root: Path) -> None:
+    """Removes the checkpoint directories whose manifest members have all finished
+    (left by a kill between the last results and the removal, or by a sweep
+    that did not resume)."""
+    for checkpoint_dir in sorted(p.parent for p in checkpoint_root.glob(f"*/{MANIFEST}")):
+        entries = read_manifest(checkpoint_dir)
+        if entries and all(finished_with(run_dir, cfg) for run_dir, cfg in entries):
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+
+
+def lanes(programs: list[tuple[Parts, Path, list[Member]]], fraction: float = 0.5) -> list[list | None]:
+    """Device groups that train programs at the same time: in one process, this
+    process's devices split evenly among up to one lane per program, while the
+    programs' bound on memory (``member_bytes_bound``) fits in ``fraction`` of it
+    together; else one lane of every device (None). On XLA:CPU one program's steps
+    keep about one core busy, so two programs at once train nearly twice as fast."""
+    devices = jax.local_devices()
+    if jax.process_count() > 1 or len(programs) < 2 or len(devices) < 2:
+        return [None]
+    count = min(len(programs), len(devices))
+    largest = max(member_bytes_bound(parts) * len(members) for parts, _, members in programs)
+    if count * largest > fraction * device_memory() * len(devices):
+        return [None]
+    per = len(devices) // count
+    return [devices[i * per : (i + 1) * per] for i in range(count)]
+
+
+def run_concurrently(work: Callable, items: list[tuple], device_lanes: list) -> None:
+    """``work(devices, *item)`` for every item, one thread per lane taking the next
+    item when it is free; the first error is raised once the others have stopped."""
+    if len(device_lanes) == 1:
+        for item in items:
+            work(device_lanes[0], *item)
+        return
+    pending = queue.SimpleQueue()
+    for item in items:
+        pending.put(item)
+    failed = threading.Event()
+
+    def lane(devices):
+        while not failed.is_set():
+            try:
+                item = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                work(devices, *item)
+            except BaseException:
+                failed.set()
+                raise
+
+    with concurrent.futures.ThreadPoolExecutor(len(device_lanes)) as pool:
+        for future in [pool.submit(lane, devices) for devices in device_lanes]:
+            future.result()
+
+
 def train_program(
-    parts: Parts, members: list[Member], checkpoint_root: Path, *, resume: bool, checkpoint_every: int, keep: int,
-    progress: bool
+    parts: Parts, members: list[Member], checkpoint_dir: Path, *, resume: bool, checkpoint_every: int, keep: int,
+    progress: bool, steps_per_call: int | None = None, devices=None
 ) -> None:
-    """Trains, evaluates and saves one program's members."""
-    for m in members:
-        write_config(m.config, m.run_dir)
-    checkpoint_dir = checkpoint_root / program_id(members)
+    """Trains one program's members on ``devices`` (None: all), then evaluates and
+    saves those not already finished with their config (an adopted program's members
+    written before a kill)."""
+    # Decided before training: no process writes this program's runs until all have trained it.
+    pending = [not finished_with(m.run_dir, m.config) for m in members]
+    for m, p in zip(members, pending):
+        if p:
+            write_config(m.config, m.run_dir)
+    if jax.process_index() == 0:
+        write_manifest(checkpoint_dir, members)
     trained = train_population(
         [m.config for m in members],
         [m.run_dir for m in members],
@@ -180,9 +312,12 @@ def train_program(
         keep=keep,
         resume=resume,
         progress=progress,
+        steps_per_call=steps_per_call,
+        devices=devices,
     )
-    metrics = evaluate(parts.task, parts.eval_model, stack_members([t.params for t in trained]))
-    for m, t, scores in zip(members, trained, metrics):
+    to_save = [(m, t) for m, t, p in zip(members, trained, pending) if p]
+    metrics = evaluate(parts.task, parts.eval_model, stack_members([t.params for _, t in to_save]), devices=devices)
+    for (m, t), scores in zip(to_save, metrics):
         hparams = {"arm": m.arm, **{k: m.config.get(k) for k in MEMBER_FIELDS}, **m.point}
         final = {f"final_{k}": t.history[-1][k] for k in ("loss", *parts.task.train_metrics)}
         results = {
@@ -225,12 +360,15 @@ def run_experiment(
     max_population: int | None = None,
     progress: bool = True,
     train_missing: bool = True,
+    steps_per_call: int | None = None,
 ) -> tuple[list[Run], str]:
     """Trains every member that is not already finished with the same config, then reports.
 
     ``overrides`` replaces config fields in every arm. Unfinished programs start
-    again unless ``resume``, which continues them from their latest checkpoint.
-    With ``train_missing`` false an unfinished member is an error. Returns the
+    again unless ``resume``, which adopts them as they were planned (their
+    manifests) and continues them from their latest checkpoint.
+    With ``train_missing`` false an unfinished member is an error. ``steps_per_call``:
+    training steps per dispatched program (None: the backend's default). Returns the
     runs and the report text (written to ``out_root/<name>/`` by process 0).
     """
     out_dir = Path(out_root) / experiment.name
@@ -238,15 +376,27 @@ def run_experiment(
     todo = [m for m in members if not finished_with(m.run_dir, m.config)]
     if todo and not train_missing:
         raise FileNotFoundError(f"{todo[0].run_dir} has no finished run of this config; train it first")
-    built = {}
-    for parts, program in plan_programs(todo, max_population):
+    checkpoint_root = out_dir / ".checkpoints"
+    adopted = unfinished_programs(members, checkpoint_root) if resume and todo else []
+    planned = {m.run_dir for _, program in adopted for m in program}
+    programs = [(build(program[0].config), checkpoint_dir, program) for checkpoint_dir, program in adopted] + [
+        (parts, checkpoint_root / program_id(program), program)
+        for parts, program in plan_programs([m for m in todo if m.run_dir not in planned], max_population)
+    ]
+    if jax.process_count() > 1:  # every process has read the manifests before any writes one
+        multihost_utils.sync_global_devices(f"rnnjax {experiment.name} planned")
+    def train_on(devices, parts, checkpoint_dir, program):
         train_program(
-            parts, program, out_dir / ".checkpoints", resume=resume, checkpoint_every=checkpoint_every, keep=keep,
-            progress=progress,
+            parts, program, checkpoint_dir, resume=resume, checkpoint_every=checkpoint_every, keep=keep,
+            progress=progress, steps_per_call=steps_per_call, devices=devices,
         )
-        built[program_key(parts.config)] = parts
+
+    run_concurrently(train_on, programs, lanes(programs))
+    built = {program_key(parts.config): parts for parts, _, _ in programs}
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices(f"rnnjax {experiment.name} trained")
+    if jax.process_index() == 0:
+        remove_finished_checkpoints(checkpoint_root)
     runs = load_runs([m.run_dir for m in members], built)
     if jax.process_index() != 0:
         return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
