@@ -211,3 +211,26 @@ def test_two_processes_split_the_population_and_agree(tmp_path):
     expected = _params(tmp_path / "one" / "tiny")
     for name, params in _params(two).items():
         chex.assert_trees_all_close(params, expected[name], rtol=1e-5, atol=1e-5)
+
+
+def test_programs_run_concurrently_each_once_on_its_lane_and_the_first_error_is_raised():
+    from rnnjax.train.sweep import run_concurrently
+
+    done = []
+
+    def work(devices, item):
+        done.append((devices, item))
+
+    run_concurrently(work, [(i,) for i in range(7)], [["d0"], ["d1"]])
+    assert sorted(item for _, item in done) == list(range(7))
+    assert {tuple(d) for d, _ in done} <= {("d0",), ("d1",)}
+
+    def fails(devices, item):
+        if item == 2:
+            raise RuntimeError("item 2 failed")
+
+    with pytest.raises(RuntimeError, match="item 2 failed"):
+        run_concurrently(fails, [(i,) for i in range(5)], [["d0"], ["d1"]])
+    done.clear()
+    run_concurrently(work, [(0,), (1,)], [None])  # one lane: in order, in this thread
+    assert done == [(None, 0), (None, 1)]
