@@ -1,4 +1,5 @@
-"""How rnnjax uses a CPU: one JAX device per core, so populations shard over the cores.
+"""How rnnjax uses devices: a population's members sharded along one axis, and one
+JAX device per CPU core.
 
 XLA:CPU runs one program's small recurrent steps on about one core; split into
 one device per core, a population's members (and their evaluation) run on all
@@ -10,6 +11,16 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+
+def population_sharding(devices=None) -> NamedSharding:
+    """Shards a leading population axis over ``devices`` (default: every device of
+    every process, so a multi-host population is one global array)."""
+    devices = np.array(devices if devices is not None else jax.devices())
+    return NamedSharding(Mesh(devices, ("population",), axis_types=(AxisType.Auto,)), P("population"))
 
 
 def cpu_cores() -> int:

@@ -15,9 +15,8 @@ from functools import partial
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
+from rnnjax.devices import population_sharding
 from rnnjax.tasks import EvalSet, Task
 
 
@@ -72,7 +71,7 @@ def spread(members, devices=None):
     size = len(devices) * math.ceil(count / len(devices))
     padded = jax.tree_util.tree_map(lambda x: np.concatenate([x, np.repeat(x[-1:], size - count, 0)]),
                                     jax.device_get(members))
-    return jax.device_put(padded, NamedSharding(Mesh(np.array(devices), ("population",)), P("population")))
+    return jax.device_put(padded, population_sharding(devices))
 
 
 def evaluate(task: Task, model, members, *, chunk: int = 256, devices=None) -> list[dict]:

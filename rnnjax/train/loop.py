@@ -9,6 +9,7 @@ and ``results``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -20,11 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
-from jax.sharding import AxisType, Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import NamedSharding
 from tensorboardX import SummaryWriter
 from tqdm.auto import tqdm
 
+from rnnjax.devices import population_sharding
 from rnnjax.eval.generalisation import chunk_size
 from rnnjax.tasks import Task
 from rnnjax.train.build import Bucket, Parts, build
@@ -181,13 +182,6 @@ class TrainResult:
     """the process whose device trained this member"""
 
 
-def population_sharding(devices=None) -> NamedSharding:
-    """Shards a leading population axis over ``devices`` (default: every device of
-    every process, so a multi-host population is one global array)."""
-    devices = np.array(devices if devices is not None else jax.devices())
-    return NamedSharding(Mesh(devices, ("population",), axis_types=(AxisType.Auto,)), P("population"))
-
-
 def member_owners(sharding: NamedSharding, size: int) -> np.ndarray:
     """``int[size]``: the process whose device holds each member."""
     owners = np.zeros(size, int)
@@ -212,6 +206,7 @@ def member_bytes(parts: Parts) -> int:
     return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
 
 
+@functools.cache  # asked for each program by the population cap and by the lanes
 def member_bytes_bound(parts: Parts) -> int:
     """A generous bound on ``member_bytes`` from traced shapes alone (no compilation):
     four times the backward pass's residuals (the batch among them) and eight copies
