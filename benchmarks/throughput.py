@@ -71,7 +71,7 @@ def measure_populations(populations: list[int], steps_per_call: list[int]) -> li
                 population = set_up(parts, members)
                 population.first = cfg.run.steps - steps
                 start = time.perf_counter()
-                state, _ = run_loop(parts, population, program, k, {}, None, progress=False)
+                state, _, _ = run_loop(parts, population, program, k, {}, None, progress=False)
                 jax.block_until_ready(state)
                 return time.perf_counter() - start
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnjax.eval.claims import Claim
 from rnnjax.eval.report import write_table
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
@@ -57,8 +58,17 @@ def report(runs: list[Run], out_dir: Path) -> str:
     )
 
 
+_COMMAND = "rnnjax train --experiment cfl"
+CLAIMS = tuple(
+    Claim(f"RNS-RNN within about 0.05 nats of the bound on {task[4:]}", "within ~0.05 nats per symbol", f"{task}-rns",
+          "cross_entropy_difference", 0.05, partly=0.1, higher=False, command=_COMMAND) for task in TASKS
+) + tuple(
+    Claim(f"RNS-RNN below the LSTM on {task[4:]}", "RNS-RNN lower", f"{task}-rns", "cross_entropy_difference",
+          float("inf"), higher=False, versus=f"{task}-lstm", command=_COMMAND) for task in TASKS
+)
+
 EXPERIMENT = Experiment(name="cfl", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), report=report,
-                        description=__doc__)
+                        description=__doc__, claims=CLAIMS)
 
 if __name__ == "__main__":
     from rnnjax.cli import main

@@ -21,6 +21,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from rnnjax.eval.claims import Claim
 from rnnjax.eval.plots import plot_state_traces
 from rnnjax.train.build import build_model
 from rnnjax.train.config import TrainConfig
@@ -64,6 +65,20 @@ def report(runs: list[Run], out_dir: Path) -> str:
     return f"State traces over a^{PLOT_N} b^{PLOT_N}: {path}"
 
 
+_COMMAND = "rnnjax train --experiment counting"
+CLAIMS = (
+    Claim("LSTM recognises a^n b^n past the training range (n < 100)", "correct up to n = 256", "lstm_anbn",
+          "largest_correct_n", 256, partly=100, command=_COMMAND),
+    Claim("LSTM recognises a^n b^n c^n past the training range (n < 50)", "correct up to n = 100", "lstm_anbncn",
+          "largest_correct_n", 100, partly=50, command=_COMMAND),
+    Claim("GRU fits the a^n b^n training n up to where it fails", "right for n <= 38 (38 of 99)", "gru_anbn",
+          "correct_within_training", 38 / 99, partly=0.1, command=_COMMAND),
+    Claim("GRU fails on a^n b^n long before the LSTM", "fails from n = 39", "gru_anbn", "largest_correct_n", 99,
+          higher=False, versus="lstm_anbn", command=_COMMAND),
+    Claim("GRU fits the a^n b^n c^n training n up to where it fails", "right for n <= 8 (8 of 49)", "gru_anbncn",
+          "correct_within_training", 8 / 49, partly=0.05, command=_COMMAND),
+)
+
 EXPERIMENT = Experiment(
     name="counting",
     arms=ARMS,
@@ -71,6 +86,7 @@ EXPERIMENT = Experiment(
     sweep_seeds=tuple(range(10)),
     report=report,
     description=__doc__,
+    claims=CLAIMS,
 )
 
 if __name__ == "__main__":

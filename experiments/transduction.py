@@ -26,6 +26,7 @@ import numpy as np
 
 from rnnjax import memory
 from rnnjax.cells import scan
+from rnnjax.eval.claims import Claim
 from rnnjax.eval.plots import plot_memory_actions
 from rnnjax.eval.report import write_table
 from rnnjax.memory import MEMORIES
@@ -96,8 +97,19 @@ def report(runs: list[Run], out_dir: Path) -> str:
     return f"Coarse and fine accuracy ({out_dir / 'transduction.md'}):\n\n{table}\n\nMemory actions:\n{listed}"
 
 
+_REDUCED = ("rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque "
+            "reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 "
+            "--learning-rate 0.01")
+CLAIMS = tuple(
+    Claim(f"{model}-LSTM learns {task} and generalises to longer sources", "solved (test coarse accuracy about 1)",
+          f"{task}-{model}", "coarse_test", 0.9, partly=0.5, command=_REDUCED)
+    for task, model in (("reversal", "stack"), ("copy", "queue"), ("copy", "deque"), ("reversal", "deque"))
+) + (Claim("deep LSTM does not generalise reversal to longer sources", "test coarse accuracy near 0",
+           "reversal-lstm", "coarse_test", 0.1, higher=False, versus="reversal-stack", command=_REDUCED),)
+
 EXPERIMENT = Experiment(
-    name="transduction", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), report=report, description=__doc__
+    name="transduction", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), report=report, description=__doc__,
+    claims=CLAIMS,
 )
 
 if __name__ == "__main__":

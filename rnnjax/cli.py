@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -87,9 +88,12 @@ def _commands():
 
     @dataclasses.dataclass(frozen=True)
     class Report:
-        """Write the tables (markdown, CSV) and plots of every finished run under a directory."""
+        """Write the tables (markdown, CSV) and plots of every finished run under a directory,
+        with the experiment's own report and its claims table."""
 
         sweep_dir: tyro.conf.Positional[str]
+        experiment: str | None = None
+        """the experiment the runs belong to (default: the directory's name, if an experiment has it)"""
 
     @dataclasses.dataclass(frozen=True)
     class Eval:
@@ -171,11 +175,20 @@ def train_command(args) -> None:
 def report_command(args) -> None:
     from rnnjax.eval.report import write_sweep_report
     from rnnjax.train.runs import find_runs, load_runs
+    from rnnjax.train.sweep import experiment_report, load_experiment
 
     run_dirs = find_runs(args.sweep_dir)
     if not run_dirs:
         raise FileNotFoundError(f"no finished runs (results.json) under {args.sweep_dir}")
-    print(write_sweep_report(load_runs(run_dirs), args.sweep_dir))
+    runs, out_dir = load_runs(run_dirs), Path(args.sweep_dir)
+    try:
+        experiment = load_experiment(args.experiment or out_dir.resolve().name)
+    except ValueError:
+        if args.experiment:
+            raise
+        print(write_sweep_report(runs, out_dir))
+        return
+    print(experiment_report(experiment, runs, out_dir))
 
 
 def eval_command(args) -> None:

@@ -19,12 +19,15 @@ Activation = Literal["tanh", "relu", "saturated"]
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "saturated": saturated_linear}
 
 
-def elman(hidden: int, activation: Activation = "tanh", *, hoist: bool | None = None) -> Cell:
+def elman(hidden: int, activation: Activation = "tanh", *, identity_init: bool = False,
+          hoist: bool | None = None) -> Cell:
     """Elman cell. Params ``wx: [D, H]``, ``wh: [H, H]``, ``b: [H]``; state ``h: [H]``.
 
     Args:
       hidden: H.
       activation: ``"tanh"``, ``"relu"`` or ``"saturated"`` (``clip(x, 0, 1)``).
+      identity_init: ``wh`` starts at the identity and ``b`` at zero (with ``"relu"``:
+        the IRNN of Le, Jaitly & Hinton 2015).
       hoist: compute ``W x_t + b`` for all t in ``project``; ``None`` = backend default.
     """
     check_hidden(hidden)
@@ -34,7 +37,10 @@ def elman(hidden: int, activation: Activation = "tanh", *, hoist: bool | None = 
     project, preactivation = affine_input(hoist)
 
     def init(key, input_dim):
-        return gated_params(key, input_dim, hidden, gates=1)
+        params = gated_params(key, input_dim, hidden, gates=1)
+        if identity_init:
+            params = {**params, "wh": jnp.eye(hidden, dtype=params["wh"].dtype), "b": jnp.zeros_like(params["b"])}
+        return params
 
     def initial_state(params):
         return jnp.zeros((hidden,), params["wh"].dtype)
@@ -43,4 +49,5 @@ def elman(hidden: int, activation: Activation = "tanh", *, hoist: bool | None = 
         h = act(preactivation(params, u, h))
         return h, h
 
-    return Cell(f"elman-{activation}({hidden})", hidden, init, initial_state, project, step)
+    name = f"elman-{activation}({hidden}{', identity init' if identity_init else ''})"
+    return Cell(name, hidden, init, initial_state, project, step)

@@ -37,7 +37,8 @@ def write_table(rows: Sequence[dict], columns: Sequence[str], path_stem: str | P
 
 
 # Results fields that describe a run rather than measure it.
-BOOKKEEPING = {"seed", "label", "arm", "diverged_at", "steps_per_second", "population", "process", "correct_by_n"}
+BOOKKEEPING = {"seed", "label", "arm", "diverged_at", "stopped_at", "steps_per_second", "population", "process",
+               "correct_by_n"}
 MEMBER_HPARAMS = {"learning_rate", "clip_norm"}
 
 

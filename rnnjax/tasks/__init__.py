@@ -3,7 +3,8 @@
 A task is a definition (a Language, a TaggingTask, a Transduction, a grammar, a
 TapeTask, a ClassTask) put into an output format (``prediction``, ``tagging``,
 ``transduction``, ``language_model``, ``output_tape``, ``final_class``); the
-fifteen tasks of the Chomsky-hierarchy benchmark are in ``tasks.chomsky``.
+fifteen tasks of the Chomsky-hierarchy benchmark are in ``tasks.chomsky``, the
+Neural Turing Machine tasks in ``tasks.ntm``.
 ``TASKS`` maps names to builders ``(n_min, n_max, eval_n_max, **options) -> Task``;
 a new task is a file with its definition plus one ``TASKS.register`` line.
 """
@@ -18,6 +19,7 @@ from rnnjax.tasks.chomsky import LEVELS
 from rnnjax.tasks.counting import anbn, anbn_sigma_star, anbncn
 from rnnjax.tasks.final_class import ClassTask, final_class
 from rnnjax.tasks.language import Language
+from rnnjax.tasks.ntm import NTM
 from rnnjax.tasks.output_tape import TapeTask, output_tape, through_first
 from rnnjax.tasks.prediction import accepts, next_symbol_accuracy, prediction, prediction_example
 from rnnjax.tasks.regular import dfa_prefix_task
@@ -63,6 +65,8 @@ for _grammar in GRAMMARS:
 for _level in LEVELS.values():
     for _name, _definition in _level.items():
         TASKS.register(_name, formatted(output_tape, _definition))
+for _name, _definition in NTM.items():
+    TASKS.register(_name, formatted(output_tape, _definition))
 
 __all__ = [
     "TASKS",

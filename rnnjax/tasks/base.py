@@ -124,6 +124,10 @@ class Task:
         tagging, teacher-forced transduction); False when outputs are read after the whole
         input (output tape, final class), so bidirectional models are allowed.
       definition: what the task formats (a Language, a Transduction, a grammar, ...).
+      fit: optional ``(model: Predictor) -> float[]``, the fraction of the task's own
+        training set decided right (jit-able; its examples are constants), for the
+        ``fit`` stopping rule; None: the rule checks held-out training batches instead
+        (``rnnjax.train.stopping``).
     """
 
     name: str
@@ -140,6 +144,7 @@ class Task:
     pad: int = -1
     causal: bool = True
     definition: Any = None
+    fit: Callable[[Predictor], Array] | None = None
 
     def __post_init__(self):
         n_min, n_max = self.sizes

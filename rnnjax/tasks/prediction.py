@@ -17,6 +17,8 @@ and beyond the training range.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,13 +68,20 @@ def encode_examples(language: Language, strings: list[str], width: int | None = 
             "mask": positions <= lengths[:, None]}
 
 
-def prediction(language: Language, n_min: int, n_max: int, eval_n_max: int, *, threshold: float = 0.005) -> Task:
+def prediction(language: Language, n_min: int, n_max: int, eval_n_max: int, *, threshold: float = 0.005,
+               loss_per: Literal["token", "word"] = "token") -> Task:
     """Next-symbol prediction of ``language`` with n in ``[n_min, n_max]`` in training.
 
     ``threshold``: a symbol is predicted when its probability exceeds it (acceptance
-    and the logged next-symbol-set accuracy)."""
+    and the logged next-symbol-set accuracy). ``loss_per``: the cross-entropy is a mean
+    over the batch's predicted positions (token), or each word's summed cross-entropy
+    averaged over the batch's words (word, as Weiss et al. train). Languages with probes
+    have a ``fit`` check: the fraction of training n whose member is accepted and whose
+    near misses are rejected."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if loss_per not in ("token", "word"):
+        raise ValueError(f"loss_per must be 'token' or 'word', got {loss_per!r}")
     eos = language.eos
 
     def sample(key, n_lo, n_hi, max_len) -> Example:
@@ -83,7 +92,9 @@ def prediction(language: Language, n_min: int, n_max: int, eval_n_max: int, *, t
     def loss(logits, batch):
         log_probs = jax.nn.log_softmax(logits)
         accuracy = jax.vmap(next_symbol_accuracy, (0, 0, 0, None))(log_probs, batch["sets"], batch["mask"], threshold)
-        return masked_mean(token_nll(logits, batch["targets"]), batch["mask"]), {"accuracy": jnp.mean(accuracy)}
+        nll = token_nll(logits, batch["targets"])
+        loss = masked_mean(nll, batch["mask"]) if loss_per == "token" else jnp.mean(jnp.sum(nll * batch["mask"], -1))
+        return loss, {"accuracy": jnp.mean(accuracy)}
 
     def accepted(model: Predictor, example: Example) -> Array:
         log_probs = jax.nn.log_softmax(model.logits(example["inputs"]))
@@ -91,8 +102,24 @@ def prediction(language: Language, n_min: int, n_max: int, eval_n_max: int, *, t
 
     evaluation = (probe_evaluation if language.probes else sampled_evaluation)(language, n_min, n_max, eval_n_max,
                                                                                 accepted)
+    fit = probe_fit(language, n_min, n_max, accepted) if language.probes else None
     return Task(language.name, language.vocab_size, language.vocab_size, (n_min, n_max), language.max_length, sample,
-                loss, evaluation, ("accuracy",), definition=language)
+                loss, evaluation, ("accuracy",), definition=language, fit=fit)
+
+
+def probe_fit(language: Language, n_min: int, n_max: int, accepted):
+    """``model -> float[]``: the fraction of n in ``[n_min, n_max]`` whose member is
+    accepted and whose near misses are all rejected (the probes of the training range)."""
+    groups = [language.probes(n) for n in range(n_min, n_max + 1)]
+    strings = [m for m, _ in groups] + [s for _, near in groups for s in near]
+    examples = encode_examples(language, strings)
+    count = len(groups)
+
+    def fit(model: Predictor) -> Array:
+        ok = jax.vmap(lambda ex: accepted(model, ex))({k: jnp.asarray(v) for k, v in examples.items()})
+        return jnp.mean(ok[:count] & ~ok[count:].reshape(count, -1).any(axis=1))
+
+    return fit
 
 
 def probe_evaluation(language: Language, n_min: int, n_max: int, eval_n_max: int, accepted) -> Evaluation:

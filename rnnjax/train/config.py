@@ -163,12 +163,26 @@ class RunConfig(_Group):
     seed: int = _field(0, "a member's seed: its initial parameters and every batch it samples")
     steps: int = _field(2000, "training steps")
     batch_size: int = _field(32, "examples per step")
-    num_buckets: int = _field(4, "training sizes are split into this many padded length buckets (one program each)")
+    num_buckets: int = _field(
+        4, "training sizes are split into this many padded length buckets (one branch of the train program each)")
     log_every: int = _field(50, "steps between logged metrics")
-    POSITIVE = ("steps", "batch_size", "num_buckets", "log_every")
+    order: Literal["random", "epochs", "curriculum"] = _field(
+        "random", "random: each step's n is uniform over the training range; epochs: every training n once per "
+        "epoch, shuffled, one n per step; curriculum: the largest n grows from n_min to n_max over half the steps")
+    stop_when: Literal["never", "fit", "loss"] = _field(
+        "never", "a member stops when the task's fit check is all right (fit) or its check loss is at most "
+        "stop_loss (loss); see rnnjax.train.stopping")
+    stop_loss: float = _field(0.01, "the check loss at which stop_when=loss stops a member")
+    stop_patience: int = _field(0, "also stop after this many checks without a better score; 0: never")
+    stop_every: int = _field(50, "steps between stopping checks")
+    POSITIVE = ("steps", "batch_size", "num_buckets", "log_every", "stop_every")
 
     def __post_init__(self):
         self._check()
+        if self.stop_patience < 0:
+            raise ValueError(f"stop_patience must be >= 0, got {self.stop_patience}")
+        if self.stop_patience and self.stop_when == "never":
+            raise ValueError("stop_patience needs a stopping rule (stop_when fit or loss)")
 
 
 GROUPS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig, "eval": EvalConfig, "run": RunConfig}

@@ -31,6 +31,7 @@ from rnnjax.tasks import Task
 from rnnjax.train.build import Bucket, Parts, build
 from rnnjax.train.checkpoint import PopulationCheckpointer
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.stopping import Stopping, initial_stopping, stopping_check, training
 
 MEMBER_FIELDS = ("seed", "learning_rate", "clip_norm")
 """Config fields that may differ between members of one population program."""
@@ -50,6 +51,32 @@ def bucket_schedule(buckets: tuple[Bucket, ...], steps: int, seed: int = 0) -> n
     """
     sizes = np.array([b.n_hi - b.n_lo + 1 for b in buckets], float)
     return np.random.default_rng(seed).choice(len(buckets), size=steps, p=sizes / sizes.sum())
+
+
+def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random", seed: int = 0) -> np.ndarray:
+    """``int32[steps, 3]``: per step, the padded length's index (among the buckets'
+    distinct ``max_len``), and the ``n_lo, n_hi`` its batch is sampled from.
+
+    ``order="random"``: a bucket per step (``bucket_schedule``), n uniform in it.
+    ``order="epochs"``: each epoch visits every training n once, in an order shuffled
+    per epoch; the step's batch holds examples of that one n. ``order="curriculum"``:
+    n uniform in ``[n_min, m]``, m growing linearly from n_min to n_max over the first
+    half of the steps. Shared by every member.
+    """
+    lengths = list(dict.fromkeys(b.max_len for b in buckets))
+    rows = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
+    n_min, n_max = buckets[0].n_lo, buckets[-1].n_hi
+    branch = lambda n: rows[np.searchsorted([b.n_hi for b in buckets], n), 0]  # noqa: E731
+    if order == "random":
+        return rows[bucket_schedule(buckets, steps, seed)]
+    if order == "epochs":
+        ns, rng = np.arange(n_min, n_max + 1), np.random.default_rng(seed)
+        n = np.concatenate([rng.permutation(ns) for _ in range(-(-steps // ns.size))])[:steps]
+        return np.stack([branch(n), n, n], axis=1).astype(np.int32)
+    if order == "curriculum":
+        top = np.round(n_min + (n_max - n_min) * np.minimum(1.0, np.arange(steps) / max(1, steps // 2))).astype(int)
+        return np.stack([branch(top), np.full(steps, n_min), top], axis=1).astype(np.int32)
+    raise ValueError(f"order must be 'random', 'epochs' or 'curriculum', got {order!r}")
 
 
 def make_optimizer(cfg: TrainConfig, learning_rate=None, clip_norm=None) -> optax.GradientTransformation:
@@ -83,6 +110,8 @@ class TrainState(NamedTuple):
     diverged_at: jax.Array
     """-1 while finite; else the step whose update made loss or parameters non-finite
     (the state stays frozen at its last finite value from then on)"""
+    stop: Stopping
+    """the stopping rule's state (``rnnjax.train.stopping``); a stopped member is frozen too"""
 
 
 def member_keys(seed) -> tuple[jax.Array, jax.Array]:
@@ -97,7 +126,7 @@ def init_state(model, cfg: TrainConfig, seed=None, learning_rate=None, clip_norm
     params = model.init(member_keys(cfg.run.seed if seed is None else seed)[0])
     minus_one = -jnp.ones((), jnp.int32)
     opt_state = make_optimizer(cfg, learning_rate, clip_norm).init(params)
-    return TrainState(params, opt_state, jnp.zeros((), jnp.int32), minus_one)
+    return TrainState(params, opt_state, jnp.zeros((), jnp.int32), minus_one, initial_stopping())
 
 
 def init_population(model, cfgs: list[TrainConfig]) -> dict:
@@ -143,7 +172,8 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation):
 
     ``loss_fn(params, key, n_lo, n_hi) -> (loss, metrics)`` samples its own batch.
     A member whose loss, gradients or new parameters are not finite keeps its
-    old state and records the step in ``diverged_at``.
+    old state and records the step in ``diverged_at``; a diverged or stopped member
+    keeps its state.
     """
 
     def train_step(state: TrainState, key, n_lo, n_hi):
@@ -151,9 +181,9 @@ def make_train_step(loss_fn, optimizer: optax.GradientTransformation):
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         finite = jnp.isfinite(loss) & tree_all_finite(grads) & tree_all_finite(params)
-        alive = state.diverged_at < 0
+        alive = training(state)
         keep_new = finite & alive
-        new = TrainState(params, opt_state, state.step + 1, state.diverged_at)
+        new = TrainState(params, opt_state, state.step + 1, state.diverged_at, state.stop)
         old = state._replace(step=state.step + 1, diverged_at=jnp.where(alive, state.step, state.diverged_at))
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(keep_new, a, b), new, old)
         metrics = {"loss": loss, **task_metrics, "grad_norm": optax.tree.norm(grads),
@@ -178,6 +208,8 @@ class TrainResult:
     """step whose update was not finite; parameters are the last finite ones"""
     steps_per_second: float
     """of the whole population program this member trained in"""
+    stopped_at: int | None = None
+    """steps trained when the stopping rule stopped it; None if it never stopped"""
     process: int = 0
     """the process whose device trained this member"""
 
@@ -270,12 +302,15 @@ def default_steps_per_call() -> int:
 
 def population_program(parts: Parts, steps_per_call: int):
     """The jitted training program of a population: ``(state, data_keys, first, count,
-    schedule) -> (state, metrics)`` runs steps ``first .. first + count - 1``
-    (``count <= steps_per_call``) in one call; ``schedule: int[steps_per_call]`` holds
-    the bucket of each. Member m's batch at step i comes from ``fold_in(data_keys[m], i)``.
-    ``metrics``: each ``[steps_per_call, members]``, rows from ``count`` on unset.
+    schedule) -> (state, metrics, ran)`` runs steps ``first .. first + count - 1``
+    (``count <= steps_per_call``) in one call, or ``ran < count`` of them when every
+    member has stopped or diverged; ``schedule: int32[steps_per_call, 3]``
+    holds the rows of ``step_schedule`` for them. Member m's batch at step i comes from
+    ``fold_in(data_keys[m], i)``. ``metrics``: each ``[steps_per_call, members]``, rows
+    from ``count`` on unset. After every ``stop_every``-th step the stopping rule, if
+    any, checks the members (``rnnjax.train.stopping``).
 
-    The steps run in a ``fori_loop`` (trip count traced, so every chunk length is the
+    The steps run in a ``while_loop`` (trip count traced, so every chunk length is the
     same program) over a ``lax.switch`` between one step per padded length (buckets of
     the same padded length share a branch; their n range is traced).
     """
@@ -283,7 +318,7 @@ def population_program(parts: Parts, steps_per_call: int):
         raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
     cfg, optimizer, buckets = parts.config, make_optimizer(parts.config), parts.buckets
     lengths = list(dict.fromkeys(b.max_len for b in buckets))
-    table = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
+    check = stopping_check(parts)
 
     def branch(max_len: int):
         step = make_train_step(batch_loss(parts.task, parts.model, cfg.run.batch_size, max_len), optimizer)
@@ -299,16 +334,27 @@ def population_program(parts: Parts, steps_per_call: int):
     branches = [branch(max_len) for max_len in lengths]
 
     def program(state, data_keys, first, count, schedule):
-        def body(j, carry):
-            state, metrics = carry
-            length, n_lo, n_hi = jnp.asarray(table)[schedule[j]]
+        def body(carry):
+            j, state, metrics = carry
+            length, n_lo, n_hi = schedule[j]
             keys = jax.vmap(jax.random.fold_in, (0, None))(data_keys, first + j)
             state, new = jax.lax.switch(length, branches, state, keys, n_lo, n_hi)
-            return state, jax.tree.map(lambda rows, x: rows.at[j].set(x), metrics, new)
+            if check is not None:
+                steps = first + j + 1
+                state = jax.lax.cond(steps % cfg.run.stop_every == 0, check, lambda s, _: s, state, steps)
+                new["check_score"] = state.stop.score
+            return j + 1, state, jax.tree.map(lambda rows, x: rows.at[j].set(x), metrics, new)
+
+        def more(carry):
+            j, state, _ = carry
+            return (j < count) & (jnp.any(training(state)) if check is not None else True)
 
         shapes = jax.eval_shape(branches[0], state, data_keys, 1, 1)[1]
+        if check is not None:
+            shapes["check_score"] = jax.ShapeDtypeStruct(state.stop.score.shape, state.stop.score.dtype)
         rows = jax.tree.map(lambda s: jnp.zeros((steps_per_call, *s.shape), s.dtype), shapes)
-        return jax.lax.fori_loop(0, count, body, (state, rows))
+        ran, state, rows = jax.lax.while_loop(more, body, (jnp.zeros((), jnp.int32), state, rows))
+        return state, rows, ran
 
     return jax.jit(program, donate_argnums=0)
 
@@ -317,25 +363,31 @@ def run_loop(parts: Parts, population: Population, program, steps_per_call: int,
              checkpointer: PopulationCheckpointer | None, progress: bool) -> tuple[TrainState, float]:
     """Trains from ``population.first`` to the last step in calls of ``program`` of at
     most ``steps_per_call`` steps, cut at checkpoint steps; logs every ``log_every``
-    steps and checkpoints every ``checkpointer.every``. Returns the final state and
-    the seconds it took."""
+    steps and checkpoints every ``checkpointer.every``. Ends early once every member
+    has stopped or diverged (the last step trained is logged and checkpointed).
+    Returns the final state, the steps it ran and the seconds they took."""
     cfg, buckets = parts.config, parts.buckets
-    schedule = bucket_schedule(buckets, cfg.run.steps).astype(np.int32)
+    schedule = step_schedule(buckets, cfg.run.steps, cfg.run.order)
+    stops = cfg.run.stop_when != "never"
     state, key_data = population.state, population.key_data
     data_keys = jax.random.wrap_key_data(key_data)
     count, total, every = len(population.cfgs), cfg.run.steps, cfg.run.log_every
     start = time.perf_counter()
     label = f"{cfg.task.name}/{cfg.model.label} x{count}"
+    done = lambda: stops and not gather(training(state))[:count].any()  # noqa: E731
     with tqdm(total=total - population.first, desc=label, disable=not progress) as bar:
         first = population.first
-        while first < total:
+        while first < total and not done():
             last = min(first + steps_per_call, total)
             if checkpointer is not None:
                 last = min(last, checkpointer.every * (first // checkpointer.every + 1))
-            chunk = np.zeros(steps_per_call, np.int32)
+            chunk = np.zeros((steps_per_call, 3), np.int32)
             chunk[: last - first] = schedule[first:last]
-            state, metrics = program(state, data_keys, first, last - first, chunk)
-            logged = [i for i in range(first, last) if i % every == 0 or i == total - 1]
+            state, metrics, ran = program(state, data_keys, first, last - first, chunk)
+            if stops:  # otherwise every step ran; no wait for the device
+                last = first + int(ran)
+            ended = last == total or done()
+            logged = [i for i in range(first, last) if i % every == 0 or (ended and i == last - 1)]
             if logged:
                 metrics, diverged_at = gather((metrics, state.diverged_at))
                 for i in logged:
@@ -344,18 +396,18 @@ def run_loop(parts: Parts, population: Population, program, steps_per_call: int,
                 losses = [h[-1]["loss"] for h, a in zip(population.histories, alive) if a]
                 bar.set_postfix(loss=f"{np.median(losses) if losses else np.nan:.4f}", alive=f"{alive.sum()}/{count}")
             bar.update(last - first)
-            if checkpointer is not None and (last % checkpointer.every == 0 or last == total):
+            if checkpointer is not None and (last % checkpointer.every == 0 or ended):
                 checkpointer.save(last, {"state": state, "data_keys": key_data}, population.histories)
             first = last
-    return state, time.perf_counter() - start
+    return state, first - population.first, time.perf_counter() - start
 
 
-def results(parts: Parts, population: Population, state: TrainState, elapsed: float) -> list[TrainResult]:
-    params, diverged = gather((state.params, state.diverged_at))
-    trained = parts.config.run.steps - population.first
+def results(population: Population, state: TrainState, trained: int, elapsed: float) -> list[TrainResult]:
+    params, diverged, stopped = gather((state.params, state.diverged_at, state.stop.stopped_at))
     rate = trained / elapsed if trained > 0 and elapsed > 0 else float("nan")
     return [TrainResult(jax.tree_util.tree_map(lambda x: x[m], params), population.histories[m],
-                        int(diverged[m]) if diverged[m] >= 0 else None, rate, int(population.owners[m]))
+                        int(diverged[m]) if diverged[m] >= 0 else None, rate,
+                        stopped_at=int(stopped[m]) if stopped[m] >= 0 else None, process=int(population.owners[m]))
             for m in range(len(population.cfgs))]
 
 
@@ -406,14 +458,15 @@ def train_population(
                for m in population.mine} if run_dirs else {}
     try:
         k = default_steps_per_call() if steps_per_call is None else steps_per_call
-        state, elapsed = run_loop(parts, population, population_program(parts, k), k, writers, checkpointer, progress)
+        state, trained, elapsed = run_loop(parts, population, population_program(parts, k), k, writers, checkpointer,
+                                           progress)
     finally:
         if checkpointer is not None:
             checkpointer.wait()
             checkpointer.close()
         for w in writers.values():
             w.close()
-    return results(parts, population, state, elapsed)
+    return results(population, state, trained, elapsed)
 
 
 def gather(tree):
@@ -429,7 +482,8 @@ def _log(metrics: dict, step: int, histories: list[list[dict]], writers: dict[in
         history.append(record | {"step": step})
         if m in writers:
             for k, v in record.items():
-                writers[m].add_scalar(f"train/{k}", v, step)
+                if np.isfinite(v):
+                    writers[m].add_scalar(f"train/{k}", v, step)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, progress: bool = True) -> TrainResult:

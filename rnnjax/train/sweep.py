@@ -42,6 +42,7 @@ import jax
 from jax.experimental import multihost_utils
 from tensorboardX import SummaryWriter
 
+from rnnjax.eval.claims import Claim, claims_table
 from rnnjax.eval.generalisation import device_memory, evaluate
 from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
 from rnnjax.train.build import Parts, build
@@ -74,6 +75,8 @@ class Experiment:
       description: the claim and what "reproduced" means.
       default_arms: the arms trained when none are named (empty: all); the others
         (e.g. extra models beyond a paper's) run when named with ``--arms``.
+      claims: the paper's claims with its figures, checked on the runs in the report
+        (``rnnjax.eval.claims``).
     """
 
     name: str
@@ -84,6 +87,7 @@ class Experiment:
     report: Callable[[list[Run], Path], str] | None = None
     description: str = ""
     default_arms: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,6 +329,7 @@ def train_program(
             "label": m.label,
             **final,
             "diverged_at": t.diverged_at,
+            "stopped_at": t.stopped_at,
             "steps_per_second": t.steps_per_second,
             "population": len(members),
             "process": t.process,
@@ -400,10 +405,17 @@ def run_experiment(
     runs = load_runs([m.run_dir for m in members], built)
     if jax.process_index() != 0:
         return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
+    return runs, experiment_report(experiment, runs, out_dir)
+
+
+def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path) -> str:
+    """The generic tables, the experiment's own report and its claims (``claims.md``)."""
     text = write_sweep_report(runs, out_dir)
     if experiment.report is not None:
         text += "\n\n" + experiment.report(runs, out_dir)
-    return runs, text
+    if experiment.claims:
+        text += "\n\nClaims\n" + claims_table(experiment.claims, runs, out_dir / "claims")
+    return text
 
 
 def load_experiment(name_or_path: str) -> Experiment:
