@@ -49,6 +49,11 @@ class Cell:
         relative to the length of the sequence's source (a tape that jumps by the input
         length); models call it on the initial state with the number of tokens before the
         task's separator.
+      seed: optional ``(params, state, key) -> state`` for cells that make random choices
+        (a memory with hard addressing): from the returned state on, the cell draws its
+        choices from ``key``; without it, a state takes the mode of each choice.
+      log_prob: ``state -> []``, the sum of the log-probabilities of the choices drawn since
+        ``seed`` (for score-function gradients); given exactly when ``seed`` is.
     """
 
     name: str
@@ -60,6 +65,8 @@ class Cell:
     sequence: Callable[[Params, State, Array], tuple[State, Array]] | None = None
     remat_block: int | None = None
     condition: Callable[[Params, State, Array], State] | None = None
+    seed: Callable[[Params, State, Array], State] | None = None
+    log_prob: Callable[[State], Array] | None = None
 
 
 def scan(
@@ -177,12 +184,20 @@ def stack(*cells: Cell) -> Cell:
     def condition(params, state, length):
         return tuple(s if c.condition is None else c.condition(p, s, length) for c, p, s in zip(cells, params, state))
 
+    def seed(params, state, key):
+        keys = jax.random.split(key, len(cells))
+        return tuple(s if c.seed is None else c.seed(p, s, k) for c, p, s, k in zip(cells, params, state, keys))
+
+    def log_prob(state):
+        return sum(c.log_prob(s) for c, s in zip(cells, state) if c.log_prob is not None)
+
     name = " -> ".join(c.name for c in cells)
     layerwise = sequence if all(c.sequence is not None for c in cells) else None
     blocks = [c.remat_block for c in cells if c.remat_block is not None]
     conditioned = condition if any(c.condition is not None for c in cells) else None
+    sampling = any(c.seed is not None for c in cells)
     return Cell(name, cells[-1].output_dim, init, initial_state, project, step, layerwise, min(blocks, default=None),
-                conditioned)
+                conditioned, seed if sampling else None, log_prob if sampling else None)
 
 
 def default_hoist() -> bool:

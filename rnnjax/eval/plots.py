@@ -118,6 +118,24 @@ def plot_memory_actions(
     return save_figure(fig, path)
 
 
+def plot_head_weights(symbols: Sequence[str], heads: dict[str, np.ndarray], path: str | Path, *,
+                      title: str = "") -> Path:
+    """Which slot each head of an addressed memory (NTM) reads or writes along one
+    input: one heat map per head (``name -> weights [T, N]``), slots up, the input
+    symbols along the x axis."""
+    positions = np.arange(len(symbols))
+    fig, axes = subplots(len(heads), 1, figsize=(max(8, 0.18 * len(symbols)), 2.2 * len(heads) + 0.5), sharex=True,
+                         squeeze=False)
+    for ax, (name, weights) in zip(axes[:, 0], heads.items()):
+        ax.imshow(np.asarray(weights).T, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_ylabel(f"{name}\nslot")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xticks(positions, list(symbols), fontsize=6, rotation=90)
+    axes[-1, 0].set_xlabel("input symbol")
+    return save_figure(fig, path)
+
+
 def render_dfa(dfa, path: str | Path, name: str = "dfa") -> Path:
     """Writes ``path`` (.png) of an ``automata.DFA`` with Graphviz ``dot`` when installed,
     else with matplotlib (states on a circle); the ``.dot`` source goes beside it."""

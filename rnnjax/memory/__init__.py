@@ -10,6 +10,8 @@ from rnnjax.memory.attention import attend, attentive, init_attention
 from rnnjax.memory.base import Memory
 from rnnjax.memory.controller import augment, controller_actions
 from rnnjax.memory.nondeterministic import nondeterministic_stack
+from rnnjax.memory.ntm import ntm
+from rnnjax.memory.reinforce import reinforce_loss, sampled_batch_loss
 from rnnjax.memory.stratified import deque, queue, stack
 from rnnjax.memory.superposition import superposition_stack
 from rnnjax.memory.tape import tape
@@ -30,6 +32,11 @@ MEMORIES.register("ns", partial(nondeterministic_stack, normalised=True, read_st
 MEMORIES.register("vrns", partial(nondeterministic_stack, vector_width=8),
                   options=_STACK_OPTIONS | {"memory_width": "vector_width"},
                   doc="vector nondeterministic stack (DuSell & Chiang 2023)")
+MEMORIES.register("ntm", ntm, options={
+    "ntm_slots": "slots", "memory_width": "width", "ntm_read_heads": "read_heads", "ntm_write_heads": "write_heads",
+    "ntm_addressing": "addressing"}, doc="Neural Turing Machine (Graves et al. 2014); ntm_addressing hard: "
+    "one sampled slot per head, REINFORCE")
 
 __all__ = ["MEMORIES", "Memory", "attend", "attentive", "augment", "controller_actions", "deque", "init_attention",
-           "nondeterministic_stack", "queue", "stack", "superposition_stack", "tape"]
+           "nondeterministic_stack", "ntm", "queue", "reinforce_loss", "sampled_batch_loss", "stack",
+           "superposition_stack", "tape"]

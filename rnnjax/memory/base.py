@@ -5,9 +5,16 @@
     r = memory.read(state)                    # r: [memory.read_dim]
     state = memory.grow(state, capacity)      # optional: same contents, larger capacity
     state = memory.condition(state, length)   # optional: the sequence's source length
+    state = memory.seed(state, key)           # optional, memories that sample: draw from key from now on
+    lp = memory.log_prob(state)               # with seed: sum of the log-probabilities of the draws
 
 ``update`` applies the nonlinearities (sigmoid strengths, tanh values) itself,
 so a controller only emits ``action_dim`` numbers. Unbatched; batch with vmap.
+
+A memory that makes discrete random choices (hard attention) keeps its PRNG key
+and the running sum of the log-probabilities of what it drew in its state: the
+protocol stays pure, the state from ``init`` takes the mode of each choice
+(deterministic evaluation), and ``seed`` switches a state to sampling.
 """
 
 from __future__ import annotations
@@ -36,6 +43,11 @@ class Memory:
         grows with its capacity.
       condition: optional ``(state, source_length) -> state`` for memories whose actions
         depend on the length of the input (``Cell.condition``).
+      seed: optional ``(state, key) -> state`` for memories that sample: the state draws
+        its choices from ``key`` from now on (without it: the mode of each choice) and its
+        log-probability sum restarts at 0 (``Cell.seed``).
+      log_prob: ``state -> []``, the sum of the log-probabilities of the choices drawn since
+        ``seed``; given exactly when ``seed`` is.
     """
 
     name: str
@@ -47,3 +59,9 @@ class Memory:
     action_bias: tuple[float, ...] | None = None
     grow: Callable[[Any, int], Any] | None = None
     condition: Callable[[Any, jax.Array], Any] | None = None
+    seed: Callable[[Any, jax.Array], Any] | None = None
+    log_prob: Callable[[Any], jax.Array] | None = None
+
+    def __post_init__(self):
+        if (self.seed is None) != (self.log_prob is None):
+            raise ValueError(f"memory {self.name!r}: seed and log_prob come together (a sampling memory has both)")

@@ -30,6 +30,9 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         memory states instead of O(T); None turns it off. At T 512 the stack-LSTM
         train step needs 10x less memory with blocks of 16 at about the same
         speed (``benchmarks/memory.py``).
+
+    A memory (or controller) that samples makes the result sample too: ``Cell.seed``
+    splits its key between controller and memory, ``Cell.log_prob`` adds their sums.
     """
     for name, value in (("capacity", capacity), ("remat_block", remat_block or 1)):
         if not isinstance(value, int) or value < 1:
@@ -91,10 +94,24 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
             controller = cell.condition(params["controller"], controller, length)
         return controller, mem if memory.condition is None else memory.condition(mem, length), previous
 
+    def seed(params, state, key):
+        controller, mem, previous = state
+        k_cell, k_memory = jax.random.split(key)
+        if cell.seed is not None:
+            controller = cell.seed(params["controller"], controller, k_cell)
+        return controller, mem if memory.seed is None else memory.seed(mem, k_memory), previous
+
+    def log_prob(state):
+        controller, mem, _ = state
+        own = jnp.zeros(()) if memory.log_prob is None else memory.log_prob(mem)
+        return own if cell.log_prob is None else own + cell.log_prob(controller)
+
     name = f"{cell.name}+{memory.name}"
     conditioned = condition if memory.condition is not None or cell.condition is not None else None
+    sampling = memory.seed is not None or cell.seed is not None
     return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step,
-                sequence if memory.grow else None, remat_block, conditioned)
+                sequence if memory.grow else None, remat_block, conditioned, seed if sampling else None,
+                log_prob if sampling else None)
 
 
 def controller_actions(memory: Memory, params, ys: jax.Array) -> jax.Array:

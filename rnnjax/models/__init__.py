@@ -6,6 +6,11 @@ map ``tokens: int[T]`` to ``logits: [T, num_outputs]`` and decode greedily.
 ``MODELS`` maps names to builders ``(make_cell, task, embedding_dim, **options) -> model``
 (the task gives the vocabulary, the readout size, its separator and pad tokens,
 and whether it is causal).
+
+A ``SequenceModel`` whose cell samples (hard-addressing memories, ``Cell.seed``) also has
+``train_apply(params, tokens, key) -> (logits, log_prob)`` and a learned baseline
+``params["baseline"]`` for score-function training (``rnnjax.memory.reinforce``); its
+``apply`` takes the mode of every choice.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, Params, scan, trace
 from rnnjax.memory.attention import Fusion, Score, attentive
+from rnnjax.memory.reinforce import BASELINE
 from rnnjax.models.transformer import Positional, TransformerEncoder
 from rnnjax.registry import Registry
 
@@ -143,12 +149,39 @@ class SequenceModel(_TokenModel):
     def __post_init__(self):
         self._check()
 
+    @property
+    def samples(self) -> bool:
+        """Whether the cell makes random choices (``Cell.seed``, e.g. a hard-addressing NTM):
+        then ``apply`` takes the mode of each choice, ``train_apply`` draws them, and the
+        params hold a learned REINFORCE baseline (``rnnjax.memory.reinforce``)."""
+        return self.cell.seed is not None
+
     def init(self, key: jax.Array) -> Params:
         k_embed, k_cell, k_out = jax.random.split(key, 3)  # the key order of earlier releases: same params
-        return {**self._init_io(k_embed, k_out, self.cell.output_dim), "cell": self.cell.init(k_cell, self.input_dim)}
+        params = {**self._init_io(k_embed, k_out, self.cell.output_dim), "cell": self.cell.init(k_cell, self.input_dim)}
+        if self.samples:  # the cost of a uniform prediction: where a cross-entropy starts
+            params[BASELINE] = jnp.log(jnp.asarray(self.num_outputs, jnp.float32))
+        return params
 
     def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
         return self.cell, params["cell"]
+
+    @property
+    def train_apply(self) -> Callable[[Params, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+        """Only for a cell that samples (``samples``; otherwise an AttributeError, so
+        ``hasattr(model, "train_apply")`` is False): ``(params, tokens: int[T], key) ->
+        (logits: [T, num_outputs], log_prob: [])``, the run with the cell's choices drawn
+        from ``key`` and the sum of their log-probabilities."""
+        if not self.samples:
+            raise AttributeError(f"train_apply: {self.cell.name} draws no samples; use apply")
+        return self._sampled_apply
+
+    def _sampled_apply(self, params: Params, tokens: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        cell, cell_params = self.recurrence(params, tokens)
+        state = self.start(cell, cell_params, tokens)
+        state = cell.seed(cell_params, cell.initial_state(cell_params) if state is None else state, key)
+        final, ys = scan(cell, cell_params, self.encode(params, tokens), state)
+        return self.readout(params, ys), cell.log_prob(final)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +210,8 @@ class EncoderDecoder(_TokenModel):
 
     def __post_init__(self):
         self._check()
+        if self.encoder.seed is not None or self.decoder.seed is not None:
+            raise ValueError("cells that sample (hard-addressing memories) need the sequence model, not attention")
         self._decoder(jnp.zeros((1, self.encoder.output_dim)), jnp.ones((1,), bool))  # checks score and fusion
 
     def _decoder(self, keys: jax.Array, mask: jax.Array) -> Cell:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from rnnjax.devices import population_sharding
 from rnnjax.eval.generalisation import chunk_size
+from rnnjax.memory.reinforce import sampled_batch_loss
 from rnnjax.tasks import Task
 from rnnjax.train.build import Bucket, Parts, build
 from rnnjax.train.checkpoint import PopulationCheckpointer
@@ -152,11 +153,15 @@ def batch_loss(task: Task, model, batch_size: int, max_len: int):
     """``(params, key, n_lo, n_hi) -> (loss, metrics)`` of ``task.loss`` on a batch of
     ``batch_size`` examples sampled from ``key`` with n in ``[n_lo, n_hi]``. A model with
     a training mode (``train_apply(params, tokens, key)``, e.g. dropout) gets per-example
-    keys from ``fold_in(key, 1)``."""
+    keys from ``fold_in(key, 1)``; a model whose cell samples (``model.samples``, hard
+    memory heads) is trained on the REINFORCE surrogate (``rnnjax.memory.reinforce``)."""
 
     def loss_fn(params, key, n_lo, n_hi):
         keys = jax.random.split(key, batch_size)
         batch = jax.vmap(task.sample, (0, None, None, None))(keys, n_lo, n_hi, max_len)
+        if getattr(model, "samples", False):
+            return sampled_batch_loss(task, model, params, batch, jax.random.split(jax.random.fold_in(key, 1),
+                                                                                   batch_size))
         if hasattr(model, "train_apply"):
             noise = jax.random.split(jax.random.fold_in(key, 1), batch_size)
             logits = jax.vmap(model.train_apply, (None, 0, 0))(params, batch["inputs"], noise)
