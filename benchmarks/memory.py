@@ -4,10 +4,13 @@ Prints JSON: per memory and T, milliseconds per train step (forward +
 backward + Adam, batch 32, LSTM hidden 64, memory width 8), tokens/s, its
 speed relative to the plain LSTM in the same run, and the bytes XLA reports
 for the compiled step (arguments + outputs + temporaries). Each memory runs
-with the default ``remat_block`` (checkpointed blocks) and without it.
+with the default ``remat_block`` (checkpointed blocks) and without it. The
+NTM rows (32 slots) time the soft heads and the hard heads' mode path (an
+unseeded state: the REINFORCE draws add one Gumbel sample per head and step).
 
-    python benchmarks/memory.py            # T in {64, 128, 512}
-    python benchmarks/memory.py --quick    # T = 64
+    python benchmarks/memory.py                   # T in {64, 128, 512}
+    python benchmarks/memory.py --quick           # T = 64
+    python benchmarks/memory.py --only ntm tape   # these memories (and the LSTM baseline)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rnnjax import cells, memory
 BATCH, HIDDEN, WIDTH, INPUT = 32, 64, 8, 16
 
 
-def candidates(length):
+def candidates(length, only=()):
     lstm = cells.lstm(HIDDEN)
     memories = {
         "stack": memory.stack(WIDTH),
@@ -34,9 +37,13 @@ def candidates(length):
         "deque": memory.deque(WIDTH),
         "superposition": memory.superposition_stack(WIDTH, stacks=2),
         "tape": memory.tape(WIDTH),
+        "ntm": memory.ntm(32, WIDTH),
+        "ntm hard": memory.ntm(32, WIDTH, addressing="hard"),
     }
     out = {"lstm": lstm}
     for name, m in memories.items():
+        if only and not any(o in name for o in only):
+            continue
         out[f"lstm+{name}"] = memory.augment(lstm, m, capacity=length)
         out[f"lstm+{name} (no remat)"] = memory.augment(lstm, m, capacity=length, remat_block=None)
     return out
@@ -63,10 +70,12 @@ def measure(cell, length):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", default=(), help="memories whose names contain one of these")
+    parser.add_argument("--lengths", nargs="*", type=int, default=None, help="T values (default 64 128 512)")
     args = parser.parse_args()
     records = []
-    for length in (64,) if args.quick else (64, 128, 512):
-        timed = {name: measure(cell, length) for name, cell in candidates(length).items()}
+    for length in args.lengths or ((64,) if args.quick else (64, 128, 512)):
+        timed = {name: measure(cell, length) for name, cell in candidates(length, args.only).items()}
         for name, (seconds, nbytes) in timed.items():
             records.append({
                 "impl": name, "T": length, "batch": BATCH, "ms_per_step": round(1e3 * seconds, 2),

@@ -21,9 +21,11 @@ range and past the median GRU and SRNN seeds, which fail inside or near it.
 
 from __future__ import annotations
 
+import dataclasses
+
 from rnnjax.eval.claims import Claim
 from rnnjax.train.config import TrainConfig
-from rnnjax.train.sweep import Experiment
+from rnnjax.train.sweep import Experiment, load_experiment
 
 EPOCHS = 300
 """Epoch cap (the paper trains 1000-2000); ``--steps`` = epochs x training words changes it."""
@@ -41,22 +43,13 @@ ARMS = {
 }
 
 _COMMAND = "rnnjax train --experiment counting_paper"
-CLAIMS = (
-    Claim("LSTM recognises a^n b^n past the training range (n < 100)", "correct up to n = 256", "lstm_anbn",
-          "largest_correct_n", 256, partly=100, command=_COMMAND),
-    Claim("LSTM recognises a^n b^n c^n past the training range (n < 50)", "correct up to n = 100", "lstm_anbncn",
-          "largest_correct_n", 100, partly=50, command=_COMMAND),
-    Claim("GRU fits the a^n b^n training n up to where it fails", "right for n <= 38 (38 of 99)", "gru_anbn",
-          "correct_within_training", 38 / 99, partly=0.1, command=_COMMAND),
-    Claim("GRU fails on a^n b^n long before the LSTM", "fails from n = 39", "gru_anbn", "largest_correct_n", 99,
-          higher=False, versus="lstm_anbn", command=_COMMAND),
-    Claim("GRU fits the a^n b^n c^n training n up to where it fails", "right for n <= 8 (8 of 49)", "gru_anbncn",
-          "correct_within_training", 8 / 49, partly=0.05, command=_COMMAND),
+CLAIMS = tuple(dataclasses.replace(c, command=_COMMAND) for c in load_experiment("counting").claims) + (
     Claim("IRNN (ReLU) counts: a^n b^n past the training range", "proved (section 4), not trained", "irnn_anbn",
           "largest_correct_n", 100, partly=50, command=_COMMAND),
     Claim("SRNN (tanh) cannot count: fails on a^n b^n before the IRNN", "proved (section 4), not trained",
           "srnn_anbn", "largest_correct_n", 99, higher=False, versus="irnn_anbn", command=_COMMAND),
 )
+"""The claims of ``counting`` (same arm names) and the two the paper proves but does not train."""
 
 EXPERIMENT = Experiment(
     name="counting_paper",

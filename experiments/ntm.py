@@ -10,7 +10,7 @@ accuracy near 1 on the longer test sequences (``accuracy_test`` >= 0.9) and
 above the median LSTM, and reaches a training accuracy of 0.9 in fewer steps
 (the report's learning-speed table).
 
-    rnnjax train --experiment ntm                 # copy and recall, 3 seeds (about 30 min on 2 cores)
+    rnnjax train --experiment ntm                 # copy and recall, 3 seeds (about 7 min on 2 cores)
     rnnjax train --experiment ntm --arms ntm_priority_sort-ntm ntm_repeat_copy-ntm ...   # the other tasks
 
 Arms are ``<task>-<model>``; the models are an LSTM, the soft NTM, the NTM with
@@ -35,7 +35,7 @@ from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
 
 TASKS = ("ntm_copy", "ntm_associative_recall", "ntm_repeat_copy", "ntm_priority_sort")
-_BASE = TrainConfig.of(cell="lstm", hidden=64, embedding_dim=0, learning_rate=0.003, batch_size=16, steps=2000,
+_BASE = TrainConfig.of(cell="lstm", hidden=64, embedding_dim=0, learning_rate=0.01, batch_size=16, steps=3000,
                        num_buckets=2, log_every=50)
 _NTM = dict(memory="ntm", ntm_slots=32, memory_width=8)
 MODELS = {

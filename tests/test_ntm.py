@@ -411,6 +411,7 @@ def test_reinforce_estimator_is_unbiased_by_exact_enumeration():
     assert gap > 100 * 2e-5, gap  # the check has power: the pathwise part alone would be off by far more
 
 
+@pytest.mark.slow
 def test_sampled_batch_loss_on_a_registered_task():
     from rnnjax.tasks import TASKS
 
