@@ -1,4 +1,4 @@
-"""Stopping rules, the epoch order, the per-word loss, the fit check, identity-initialised Elman cells."""
+"""Stopping rules, data orders, the per-word loss, the fit check, identity-initialised Elman cells, optimisers."""
 
 import chex
 import jax
@@ -144,3 +144,10 @@ def test_the_curriculum_grows_the_largest_n_over_half_the_steps():
     for branch, _, top in rows:
         (bucket,) = [b for b in buckets if b.n_lo <= top <= b.n_hi]
         assert lengths[branch] == bucket.max_len
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
+def test_the_other_optimisers_train_and_log_their_learning_rate(optimizer):
+    result = train(TINY.replace(optimizer=optimizer, learning_rate=0.02, steps=20), progress=False)
+    assert result.diverged_at is None and result.history[-1]["learning_rate"] == pytest.approx(0.02)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]

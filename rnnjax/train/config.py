@@ -137,7 +137,7 @@ class ModelConfig(_Group):
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig(_Group):
-    name: Literal["adam", "sgd"] = _field("adam", "optimiser")
+    name: Literal["adam", "sgd", "rmsprop"] = _field("adam", "optimiser")
     learning_rate: float = _field(0.01, "learning rate")
     clip_norm: float = _field(1.0, "global-norm gradient clipping; 0 disables")
 

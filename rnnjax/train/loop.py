@@ -81,13 +81,14 @@ def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random"
 
 
 def make_optimizer(cfg: TrainConfig, learning_rate=None, clip_norm=None) -> optax.GradientTransformation:
-    """Global-norm clipping, then Adam or SGD. Clip norm and learning rate live in
+    """Global-norm clipping, then Adam, SGD or RMSProp. Clip norm and learning rate live in
     the optimiser state (``inject_hyperparams``), so members of a population can
     differ in them inside one program, and they can be logged. ``learning_rate`` and
     ``clip_norm`` (e.g. traced) replace the config's values."""
     o = cfg.optim
     lr = o.learning_rate if learning_rate is None else learning_rate
-    opt = optax.inject_hyperparams({"adam": optax.adam, "sgd": optax.sgd}[o.name])(learning_rate=lr)
+    opt = optax.inject_hyperparams({"adam": optax.adam, "sgd": optax.sgd, "rmsprop": optax.rmsprop}[o.name])(
+        learning_rate=lr)
     if o.clip_norm == 0:
         return opt
     clip = o.clip_norm if clip_norm is None else clip_norm
@@ -365,7 +366,7 @@ def population_program(parts: Parts, steps_per_call: int):
 
 
 def run_loop(parts: Parts, population: Population, program, steps_per_call: int, writers: dict[int, SummaryWriter],
-             checkpointer: PopulationCheckpointer | None, progress: bool) -> tuple[TrainState, float]:
+             checkpointer: PopulationCheckpointer | None, progress: bool) -> tuple[TrainState, int, float]:
     """Trains from ``population.first`` to the last step in calls of ``program`` of at
     most ``steps_per_call`` steps, cut at checkpoint steps; logs every ``log_every``
     steps and checkpoints every ``checkpointer.every``. Ends early once every member
@@ -434,7 +435,7 @@ def train_population(
     progress: bool = True,
     steps_per_call: int | None = None,
 ) -> list[TrainResult]:
-    """Trains several members as one vmapped program per length bucket.
+    """Trains several members as one vmapped program.
 
     Members may differ only in ``MEMBER_FIELDS`` (seed, learning rate, clip norm).
     The population axis is sharded over ``devices`` (default: all devices of all
