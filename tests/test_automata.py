@@ -10,7 +10,7 @@ import pytest
 
 from rnnjax import cells
 from rnnjax.automata import DFA, REFERENCE_LANGUAGES, balanced_parentheses, tomita, words
-from rnnjax.automata.extraction import dfa_network, lstar, model_acceptor, quantise
+from rnnjax.automata.extraction import Acceptor, dfa_network, lstar, model_acceptor, quantise, standardise
 from rnnjax.eval.plots import render_dfa
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import TASKS
@@ -146,3 +146,29 @@ def test_model_acceptor_agrees_with_the_model_on_whole_strings():
     for w in ["", "0", "0110", "0001", "1111000"]:
         tokens = jnp.array([2] + ["01".index(c) for c in w])
         assert net.accepts(w) == bool(jnp.argmax(model.apply(params, tokens)[-1]) == 1)
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_standardised_quantisation_survives_an_unbounded_state_unit(k):
+    """A DFA network with one extra unit counting the length by 100s (an LSTM cell's
+    unbounded values): raw k-means clusters by length, standardised k-means recovers the DFA."""
+    target = tomita(k)
+    net = dfa_network(target)
+
+    def start():
+        state, y = net.start()
+        return (state, jnp.zeros(())), y
+
+    def step(state, symbol):
+        inner, count = state
+        inner, y = net.step(inner, symbol)
+        return (inner, count + 100.0), y
+
+    counting = Acceptor(net.alphabet, start, step, net.accept)
+    sample = list(words("01", 8))
+    assert not quantise(counting, sample, k=3 * target.size, standardised=False).dfa.equivalent(target)
+    assert quantise(counting, sample, k=3 * target.size).dfa.equivalent(target)
+    points = np.random.default_rng(0).normal(3.0, 5.0, (50, 3)) * np.array([1.0, 0.0, 10.0])
+    scaled = standardise(points)
+    np.testing.assert_allclose(scaled.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(scaled.std(0), [1, 0, 1], atol=1e-12)

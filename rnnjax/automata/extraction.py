@@ -279,14 +279,24 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int
     return labels
 
 
-def quantise(net: Acceptor, words: list[str], k: int, seed: int = 0) -> Extraction:
-    """Quantisation baseline: k-means over the states after every prefix of ``words``;
-    each cluster's transitions go to the majority next cluster and its label is the
-    majority label; transitions never seen go to a rejecting sink. Minimised."""
+def standardise(points: np.ndarray) -> np.ndarray:
+    """Each column of ``points: [N, D]`` shifted to mean 0 and scaled to standard
+    deviation 1; constant columns become 0."""
+    spread = points.std(axis=0)
+    return (points - points.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
+def quantise(net: Acceptor, words: list[str], k: int, seed: int = 0, standardised: bool = True) -> Extraction:
+    """Quantisation baseline: k-means over the states after every prefix of ``words``
+    (each state dimension standardised first, unless not ``standardised``: an LSTM's
+    unbounded cell values would otherwise decide the clusters alone); each cluster's
+    transitions go to the majority next cluster and its label is the majority label;
+    transitions never seen go to a rejecting sink. Minimised."""
     start = time.monotonic()
     prefixes = sorted({w[:i] for w in words for i in range(len(w) + 1)}, key=lambda w: (len(w), w))
     index = {p: i for i, p in enumerate(prefixes)}
-    labels = kmeans(np.stack([net.vector(p) for p in prefixes]), k, np.random.default_rng(seed))
+    states = np.stack([net.vector(p) for p in prefixes])
+    labels = kmeans(standardise(states) if standardised else states, k, np.random.default_rng(seed))
     clusters = int(labels.max()) + 1
     sink = clusters
     votes = np.zeros((clusters + 1, len(net.alphabet), clusters + 1))
