@@ -42,8 +42,9 @@ ARMS = {
     for name, cell in CELLS.items()
 }
 
+_COUNTING = load_experiment("counting")
 _COMMAND = "rnnjax train --experiment counting_paper"
-CLAIMS = tuple(dataclasses.replace(c, command=_COMMAND) for c in load_experiment("counting").claims) + (
+CLAIMS = tuple(dataclasses.replace(c, command=_COMMAND) for c in _COUNTING.claims) + (
     Claim("IRNN (ReLU) counts: a^n b^n past the training range", "proved (section 4), not trained", "irnn_anbn",
           "largest_correct_n", 100, partly=50, command=_COMMAND),
     Claim("SRNN (tanh) cannot count: fails on a^n b^n before the IRNN", "proved (section 4), not trained",
@@ -56,6 +57,7 @@ EXPERIMENT = Experiment(
     arms=ARMS,
     seeds=(0, 1, 2),
     sweep_seeds=tuple(range(10)),
+    report=_COUNTING.report,  # the state traces over a^1000 b^1000
     description=__doc__,
     claims=CLAIMS,
 )
