@@ -110,10 +110,8 @@ def prediction(language: Language, n_min: int, n_max: int, eval_n_max: int, *, t
 def probe_fit(language: Language, n_min: int, n_max: int, accepted):
     """``model -> float[]``: the fraction of n in ``[n_min, n_max]`` whose member is
     accepted and whose near misses are all rejected (the probes of the training range)."""
-    groups = [language.probes(n) for n in range(n_min, n_max + 1)]
-    strings = [m for m, _ in groups] + [s for _, near in groups for s in near]
-    examples = encode_examples(language, strings)
-    count = len(groups)
+    strings, _ = probe_strings(language, range(n_min, n_max + 1))
+    examples, count = encode_examples(language, strings), n_max - n_min + 1
 
     def fit(model: Predictor) -> Array:
         ok = jax.vmap(lambda ex: accepted(model, ex))({k: jnp.asarray(v) for k, v in examples.items()})
@@ -122,15 +120,20 @@ def probe_fit(language: Language, n_min: int, n_max: int, accepted):
     return fit
 
 
+def probe_strings(language: Language, ns: range) -> tuple[list[str], int]:
+    """The member of every n in ``ns``, then the near misses of each n in turn, and the
+    number of near misses per n."""
+    groups = [language.probes(n) for n in ns]
+    return [m for m, _ in groups] + [s for _, near in groups for s in near], len(groups[0][1])
+
+
 def probe_evaluation(language: Language, n_min: int, n_max: int, eval_n_max: int, accepted) -> Evaluation:
     """Every n in ``1..eval_n_max``: the member and its near misses (``language.probes``).
 
     Metrics: the largest n below which every n is correct (member accepted, near misses
     rejected), the fraction of n correct inside the training range and in
     ``(n_max, 2 n_max]``, counts, and ``correct_by_n``, a string of 0/1 per n."""
-    groups = [language.probes(n) for n in range(1, eval_n_max + 1)]
-    strings = [m for m, _ in groups] + [s for _, near in groups for s in near]
-    per_n = len(groups[0][1])
+    strings, per_n = probe_strings(language, range(1, eval_n_max + 1))
 
     @cached
     def sets():

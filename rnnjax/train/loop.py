@@ -54,6 +54,11 @@ def bucket_schedule(buckets: tuple[Bucket, ...], steps: int, seed: int = 0) -> n
     return np.random.default_rng(seed).choice(len(buckets), size=steps, p=sizes / sizes.sum())
 
 
+def padded_lengths(buckets: tuple[Bucket, ...]) -> list[int]:
+    """The buckets' distinct ``max_len``, in order: one branch of the train program each."""
+    return list(dict.fromkeys(b.max_len for b in buckets))
+
+
 def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random", seed: int = 0) -> np.ndarray:
     """``int32[steps, 3]``: per step, the padded length's index (among the buckets'
     distinct ``max_len``), and the ``n_lo, n_hi`` its batch is sampled from.
@@ -64,7 +69,7 @@ def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random"
     n uniform in ``[n_min, m]``, m growing linearly from n_min to n_max over the first
     half of the steps. Shared by every member.
     """
-    lengths = list(dict.fromkeys(b.max_len for b in buckets))
+    lengths = padded_lengths(buckets)
     rows = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
     n_min, n_max = buckets[0].n_lo, buckets[-1].n_hi
     branch = lambda n: rows[np.searchsorted([b.n_hi for b in buckets], n), 0]  # noqa: E731
@@ -322,8 +327,7 @@ def population_program(parts: Parts, steps_per_call: int):
     """
     if steps_per_call < 1:
         raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
-    cfg, optimizer, buckets = parts.config, make_optimizer(parts.config), parts.buckets
-    lengths = list(dict.fromkeys(b.max_len for b in buckets))
+    cfg, optimizer = parts.config, make_optimizer(parts.config)
     check = stopping_check(parts)
 
     def branch(max_len: int):
@@ -337,7 +341,7 @@ def population_program(parts: Parts, steps_per_call: int):
 
         return run
 
-    branches = [branch(max_len) for max_len in lengths]
+    branches = [branch(max_len) for max_len in padded_lengths(parts.buckets)]
 
     def program(state, data_keys, first, count, schedule):
         def body(carry):
@@ -380,10 +384,10 @@ def run_loop(parts: Parts, population: Population, program, steps_per_call: int,
     count, total, every = len(population.cfgs), cfg.run.steps, cfg.run.log_every
     start = time.perf_counter()
     label = f"{cfg.task.name}/{cfg.model.label} x{count}"
-    done = lambda: stops and not gather(training(state))[:count].any()  # noqa: E731
+    ended = stops and not gather(training(state))[:count].any()  # e.g. resumed after every member stopped
     with tqdm(total=total - population.first, desc=label, disable=not progress) as bar:
         first = population.first
-        while first < total and not done():
+        while first < total and not ended:
             last = min(first + steps_per_call, total)
             if checkpointer is not None:
                 last = min(last, checkpointer.every * (first // checkpointer.every + 1))
@@ -391,8 +395,8 @@ def run_loop(parts: Parts, population: Population, program, steps_per_call: int,
             chunk[: last - first] = schedule[first:last]
             state, metrics, ran = program(state, data_keys, first, last - first, chunk)
             if stops:  # otherwise every step ran; no wait for the device
-                last = first + int(ran)
-            ended = last == total or done()
+                last, ended = first + int(ran), not gather(training(state))[:count].any()
+            ended = ended or last == total
             logged = [i for i in range(first, last) if i % every == 0 or (ended and i == last - 1)]
             if logged:
                 metrics, diverged_at = gather((metrics, state.diverged_at))

@@ -90,9 +90,9 @@ def stopping_check(parts):
         improved = score > stop.best
         waited = jnp.where(improved, 0, stop.waited + 1)
         met = (score >= target) | ((waited >= run.stop_patience) if run.stop_patience else False)
-        training = (stop.stopped_at < 0) & (state.diverged_at < 0)
-        new = Stopping(jnp.where(training & met, steps, stop.stopped_at), score, jnp.maximum(score, stop.best), waited)
-        new = jax.tree.map(lambda a, b: jnp.where(training, a, b), new, stop)
+        live = training(state)
+        new = Stopping(jnp.where(live & met, steps, stop.stopped_at), score, jnp.maximum(score, stop.best), waited)
+        new = jax.tree.map(lambda a, b: jnp.where(live, a, b), new, stop)
         return state._replace(stop=new)
 
     return check
