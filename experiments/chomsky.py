@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnjax.eval.plots import save_figure, subplots
-from rnnjax.eval.report import write_table
+from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.tasks import chomsky
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
@@ -103,25 +103,6 @@ def _scores(runs: list[Run]) -> dict[tuple[str, str], list[float]]:
     return out
 
 
-def table(runs: list[Run], path_stem: Path) -> str:
-    """Rows: tasks grouped by level; per model, our best / median score over the sweep
-    and the published score in brackets. Writes .md and .csv."""
-    scores = _scores(runs)
-    models = [m for m in (*PAPER_MODELS, *EXTRA_MODELS) if any(key[1] == m for key in scores)]
-    rows = []
-    for level, tasks in LEVELS.items():
-        for task in tasks:
-            row = {"level": level, "task": task}
-            for m in models:
-                values = scores.get((task, m))
-                ours = f"{max(values):.1f} / {np.median(values):.1f}" if values else "-"
-                paper = f" ({PUBLISHED[task][PAPER_MODELS.index(m)]:.1f})" if m in PAPER_MODELS else ""
-                row[m] = ours + paper
-            if any(row[m] != "-" and not row[m].startswith("-") for m in models):
-                rows.append(row)
-    return write_table(rows, ["level", "task", *models], path_stem)
-
-
 def agreement(runs: list[Run]) -> tuple[int, int]:
     """(cells where our best and the paper's both are, or both are not, >= 90%, cells compared)."""
     scores = _scores(runs)
@@ -157,18 +138,31 @@ def plot_lengths(runs: list[Run], out_dir: Path) -> list[Path]:
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
-    text = "Score (%): our best / median over the sweep (the paper's in brackets)\n\n"
-    text += table(runs, out_dir / "chomsky")
+    """How many cells of the paper's grid agree on solved or not, and the accuracy-by-length plots."""
+    plot_lengths(runs, out_dir)
     same, cells = agreement(runs)
-    text += f"\n\nSolved (>= {SOLVED:.0f}%) in both or in neither: {same} of {cells} cells of the paper's grid"
-    paths = plot_lengths(runs, out_dir)
-    return text + "\nAccuracy against length: " + ", ".join(str(p) for p in paths)
+    return f"Solved (>= {SOLVED:.0f}%) in both or in neither: {same} of {cells} cells of the paper's grid"
+
+
+def _published(fields: dict, metric: str) -> float | None:
+    """The paper's score (%) of a (task, model) cell."""
+    if fields["model"] not in PAPER_MODELS or fields["task"] not in PUBLISHED:
+        return None
+    return PUBLISHED[fields["task"]][PAPER_MODELS.index(fields["model"])]
+
+
+LEVEL_OF = {task: level for level, tasks in LEVELS.items() for task in tasks}
+TABLE = Table((("score", "score"),), rows=lambda r: {"level": LEVEL_OF[r.arm.partition("-")[0]]}
+              | by_task_and_model(r), across="model", best=True, reference=_published)
+"""Score (%, mean accuracy over lengths 41..500): tasks down by level, models across, our
+best / median over the sweep, the paper's in brackets."""
 
 
 EXPERIMENT = Experiment(
     name="chomsky", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)),
     grid={"learning_rate": (1e-4, 3e-4, 5e-4)}, report=report, description=__doc__,
-    default_arms=tuple(f"{task}-{model}" for task in TASKS for model in MODELS),
+    default_arms=tuple(f"{task}-{model}" for task in TASKS for model in MODELS), table=TABLE,
+    measure=lambda run, _: {"score": 100 * run.results["accuracy_test"]},
 )
 
 if __name__ == "__main__":

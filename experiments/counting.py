@@ -23,6 +23,7 @@ import numpy as np
 
 from rnnjax.eval.claims import Claim
 from rnnjax.eval.plots import plot_state_traces
+from rnnjax.eval.tables import Table
 from rnnjax.train.build import build_model
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
@@ -61,8 +62,8 @@ def report(runs: list[Run], out_dir: Path) -> str:
             traced[cell] = _state_trace(r, PLOT_N)
     if not traced:
         return ""
-    path = plot_state_traces(list(traced.values()), out_dir / "states_a1000b1000.png", boundaries=(PLOT_N + 1,))
-    return f"State traces over a^{PLOT_N} b^{PLOT_N}: {path}"
+    plot_state_traces(list(traced.values()), out_dir / "states_a1000b1000.png", boundaries=(PLOT_N + 1,))
+    return ""
 
 
 _COMMAND = "rnnjax train --experiment counting"
@@ -79,6 +80,9 @@ CLAIMS = (
           "correct_within_training", 8 / 49, partly=0.05, command=_COMMAND),
 )
 
+TABLE = Table((("largest correct n", "largest_correct_n"), ("training n right", "correct_within_training"),
+               ("n in (N, 2N] right", "correct_beyond_training")))
+
 EXPERIMENT = Experiment(
     name="counting",
     arms=ARMS,
@@ -87,6 +91,7 @@ EXPERIMENT = Experiment(
     report=report,
     description=__doc__,
     claims=CLAIMS,
+    table=TABLE,
 )
 
 if __name__ == "__main__":

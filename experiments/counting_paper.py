@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 
 from rnnjax.eval.claims import Claim
+from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.sweep import Experiment, load_experiment
 
@@ -60,6 +61,7 @@ EXPERIMENT = Experiment(
     report=_COUNTING.report,  # the state traces over a^1000 b^1000
     description=__doc__,
     claims=CLAIMS,
+    table=Table(_COUNTING.table.columns + (("stopped at step", "stopped_at"),)),
 )
 
 if __name__ == "__main__":

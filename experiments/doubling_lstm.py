@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnjax.eval.plots import plot_training_curves
+from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
@@ -31,12 +32,15 @@ ARMS = {cell: _BASE.replace(cell=cell) for cell in ("lstm", "doubling_lstm")}
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
-    path = plot_training_curves(runs, out_dir / "training_loss.png")
-    return f"Training loss per arm: {path}"
+    plot_training_curves(runs, out_dir / "training_loss.png")
+    return ""
 
 
 EXPERIMENT = Experiment(
-    name="doubling_lstm", arms=ARMS, seeds=(0, 1, 2), sweep_seeds=tuple(range(10)), report=report, description=__doc__
+    name="doubling_lstm", arms=ARMS, seeds=(0, 1, 2), sweep_seeds=tuple(range(10)), report=report, description=__doc__,
+    table=Table((("final loss", "final_loss"), ("correct, training lengths", "correct_within_training"),
+                 ("correct, longer", "correct_beyond_training"),
+                 ("largest abs state", "max_abs_state_within_training"))),
 )
 
 if __name__ == "__main__":

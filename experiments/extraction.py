@@ -11,9 +11,9 @@ held-out strings.
     rnnjax train --experiment extraction      # 1 seed per grammar x cell
     rnnjax sweep --experiment extraction      # 10 seeds
 
-The report trains nothing more: it extracts from each finished run and writes
-``extraction.md``/``.csv`` (per run: tagging accuracy, target size, sizes,
-agreement and time of both methods) and ``dfas/<arm>-seed<k>.png`` (L* DFAs).
+The report trains nothing more: it extracts from each finished run (per run:
+tagging accuracy, target size, sizes, agreement and time of both methods, in the
+compact table and ``runs.csv``) and draws ``dfas/<arm>-seed<k>.png`` (L* DFAs).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from rnnjax.automata import DFA, REFERENCE_LANGUAGES
 from rnnjax.automata.extraction import lstar, model_acceptor, quantise
 from rnnjax.eval.plots import render_dfa
-from rnnjax.eval.report import write_table
+from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
 from rnnjax.train.sweep import Experiment
@@ -62,9 +62,9 @@ def extract(run: Run, out_dir: Path) -> dict:
     train_words = ["".join(rng.choice(list(target.alphabet), int(rng.integers(0, 16)))) for _ in range(500)]
     by_lstar = lstar(net, TIME_LIMIT)
     by_quantisation = quantise(net, train_words, k=4 * target.size)
-    render_dfa(by_lstar.dfa, out_dir / "dfas" / f"{run.arm}-seed{seed}.png", f"{run.arm} L*")
+    render_dfa(by_lstar.dfa, out_dir / "dfas" / f"{run.arm}-seed{seed}.png", f"{run.arm} L*", runs=(run,))
     return {
-        "arm": run.arm, "seed": seed, "tagging_accuracy": run.results.get(f"accuracy_T{longest}"),
+        "tagging_accuracy": run.results.get(f"accuracy_T{longest}"),
         "network_agreement": float(np.mean([net.accepts(w) == target.accepts(w) for w in test])),
         "target_states": target.size,
         "lstar_states": by_lstar.dfa.size, "lstar_agreement": agreement(by_lstar.dfa, target, test),
@@ -76,13 +76,15 @@ def extract(run: Run, out_dir: Path) -> dict:
     }
 
 
-def report(runs: list[Run], out_dir: Path) -> str:
-    rows = [extract(r, out_dir) for r in runs if r.results.get("diverged_at") is None]
-    return write_table(rows, list(rows[0]) if rows else ["arm"], out_dir / "extraction")
-
+TABLE = Table((("tagging accuracy", "tagging_accuracy"), ("network agrees", "network_agreement"),
+               ("target states", "target_states"), ("L* states", "lstar_states"), ("L* exact", "lstar_exact"),
+               ("L* agrees", "lstar_agreement"), ("quantised states", "quantised_states"),
+               ("quantised exact", "quantised_exact"), ("quantised agrees", "quantised_agreement")),
+              rows=by_task_and_model)
 
 EXPERIMENT = Experiment(
-    name="extraction", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), report=report, description=__doc__
+    name="extraction", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), description=__doc__, table=TABLE,
+    measure=extract,
 )
 
 if __name__ == "__main__":

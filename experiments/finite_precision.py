@@ -110,11 +110,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/finite_precision")
     parser.add_argument("--quick", action="store_true", help="exact runs to depth 16 only, fewer samples")
+    parser.add_argument("--samples", type=int, help="inputs per depth (default 10, 3 with --quick)")
+    parser.add_argument("--exact-depth", type=int, help="deepest exact run (default 40, 16 with --quick)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     samples, exact_depth, longest = (3, 16, 32) if args.quick else (10, 40, 40)
+    samples, exact_depth = args.samples or samples, args.exact_depth or exact_depth
 
     reversal = compile_machine(machines.binary_reversal())
     depths = {}

@@ -15,9 +15,9 @@ above the median LSTM, and reaches a training accuracy of 0.9 in fewer steps
 
 Arms are ``<task>-<model>``; the models are an LSTM, the soft NTM, the NTM with
 hard heads trained by REINFORCE, and the tape of ``rnnjax.memory.tape``. The
-report adds ``ntm.md`` (accuracy on training and test lengths and steps to 0.9
-training accuracy, median over seeds) and, for each NTM run, the read and write
-weights of its heads along one test input.
+compact table gives accuracy on training and test lengths and the steps to 0.9
+training accuracy; the report plots, for each NTM run, the read and write weights
+of its heads along one test input.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 from rnnjax.eval.claims import Claim
 from rnnjax.eval.plots import plot_head_weights
-from rnnjax.eval.report import write_table
+from rnnjax.eval.tables import Table, alive, by_task_and_model
 from rnnjax.tasks.ntm import SIZES
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
@@ -59,22 +59,6 @@ def steps_to(run: Run, accuracy: float = TRAINED) -> int | None:
     return next((h["step"] for h in run.history if h.get("accuracy", 0.0) >= accuracy), None)
 
 
-def table(runs: list[Run], path_stem: Path) -> str:
-    rows = []
-    for arm in ARMS:
-        done = [r for r in runs if r.arm == arm and r.results.get("diverged_at") is None]
-        if not done:
-            continue
-        task, model = arm.split("-")
-        reached = [s for s in map(steps_to, done) if s is not None]
-        rows.append({"task": task, "model": model, "seeds": len(done),
-                     **{m: float(np.median([r.results[m] for r in done])) for m in ("accuracy_train", "accuracy_test")},
-                     f"steps to train accuracy {TRAINED}": float(np.median(reached)) if reached else None,
-                     "seeds that reached it": len(reached)})
-    return write_table(rows, ("task", "model", "seeds", "accuracy_train", "accuracy_test",
-                              f"steps to train accuracy {TRAINED}", "seeds that reached it"), path_stem)
-
-
 def plot_heads(run: Run, path: Path) -> Path:
     """Read and write weights of every head along the first test example of the largest n."""
     cfg = run.config
@@ -90,15 +74,15 @@ def plot_heads(run: Run, path: Path) -> Path:
              for h in range(weights.shape[1])}
     labels = [str(int(t)) for t in tokens]
     title = f"{run.arm} seed {cfg.run.seed}: head weights along a test input of {len(tokens)} tokens"
-    return plot_head_weights(labels, heads, path, title=title)
+    return plot_head_weights(labels, heads, path, title=title, runs=(run,))
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
-    text = table(runs, out_dir / "ntm")
-    figures = [plot_heads(r, out_dir / "heads" / f"{r.arm}-seed{r.config.run.seed}.png")
-               for r in runs if r.config.model.memory == "ntm" and r.results.get("diverged_at") is None]
-    listed = "\n".join(f"- {p}" for p in figures)
-    return f"Accuracy and learning speed ({out_dir / 'ntm.md'}):\n\n{text}\n\nHead weights:\n{listed}"
+    """The head weights of every NTM run."""
+    for r in runs:
+        if r.config.model.memory == "ntm" and alive(r):
+            plot_heads(r, out_dir / "heads" / f"{r.arm}-seed{r.config.run.seed}.png")
+    return ""
 
 
 _COMMAND = "rnnjax train --experiment ntm"
@@ -108,8 +92,12 @@ CLAIMS = tuple(
     for task in TASKS[:2] for model, label in (("ntm", "soft"), ("ntm_hard", "hard"))
 )
 
+TABLE = Table((("accuracy, training sizes", "accuracy_train"), ("accuracy, longer", "accuracy_test"),
+               (f"steps to {TRAINED} training accuracy", "steps_to_trained")), rows=by_task_and_model)
+
 EXPERIMENT = Experiment(name="ntm", arms=ARMS, seeds=(0, 1, 2), sweep_seeds=tuple(range(10)), report=report,
-                        description=__doc__, default_arms=DEFAULT_ARMS, claims=CLAIMS)
+                        description=__doc__, default_arms=DEFAULT_ARMS, claims=CLAIMS, table=TABLE,
+                        measure=lambda run, _: {"steps_to_trained": steps_to(run)})
 
 if __name__ == "__main__":
     from rnnjax.cli import main

@@ -12,9 +12,10 @@ deque-LSTM on both, with the LSTM clearly below.
     rnnjax sweep --experiment transduction      # 10 seeds per arm
 
 Arms are ``<task>-<model>``; ``--arms`` picks some (e.g. ``reversal-stack``).
-The report adds ``transduction.md``/``.csv`` (coarse and fine accuracy on
-training and test lengths per task and model, as the paper lays them out) and, for the stack/queue/deque models,
-PNGs of the push/pop strengths and memory depth along one test input.
+The compact table gives coarse and fine accuracy on training and test lengths per
+task and model, as the paper lays them out; the report adds, for the
+stack/queue/deque models, PNGs of the push/pop strengths and memory depth along
+one test input.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from rnnjax import memory
 from rnnjax.cells import scan
 from rnnjax.eval.claims import Claim
 from rnnjax.eval.plots import plot_memory_actions
-from rnnjax.eval.report import write_table
+from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.memory import MEMORIES
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.runs import Run
@@ -52,20 +53,6 @@ ACTION_NAMES = {"stack": ("push", "pop"), "queue": ("push", "pop"),
                 "deque": ("push top", "pop top", "push bottom", "pop bottom")}
 
 
-def paper_table(runs: list[Run], path_stem: Path) -> str:
-    """Rows: task and model, as in the paper; columns: coarse and fine accuracy on
-    training and test lengths, median over non-diverged seeds. Writes .md and .csv."""
-    metrics = ("coarse_train", "fine_train", "coarse_test", "fine_test")
-    rows = []
-    for task in TASKS:
-        for model in MODELS:
-            done = [r.results for r in runs if r.arm == f"{task}-{model}" and r.results.get("diverged_at") is None]
-            if done:
-                rows.append({"task": task, "model": model, "seeds": len(done)}
-                            | {m: float(np.median([d[m] for d in done])) for m in metrics})
-    return write_table(rows, ("task", "model", "seeds", *metrics), path_stem)
-
-
 def plot_actions(run: Run, path: Path) -> Path:
     """Push/pop strengths and depth of a stratified-memory model on one source a
     little longer than any in training."""
@@ -83,18 +70,16 @@ def plot_actions(run: Run, path: Path) -> Path:
     title = f"{run.arm} seed {cfg.run.seed}: source of length {n}, separator '|', then the fed-back target"
     return plot_memory_actions(
         labels, {name: np.asarray(actions[:, k]) for k, name in enumerate(names)}, np.asarray(strengths.sum(-1)),
-        path, title=title,
+        path, title=title, runs=(run,),
     )
 
 
 def report(runs: list[Run], out_dir: Path) -> str:
-    table = paper_table(runs, out_dir / "transduction")
-    figures = []
+    """The push/pop strengths of every stack, queue and deque run on copy and reversal."""
     for run in runs:
         if run.config.model.memory in ACTION_NAMES and run.config.task.name in ("copy", "reversal"):
-            figures.append(plot_actions(run, out_dir / "actions" / f"{run.arm}-seed{run.config.run.seed}.png"))
-    listed = "\n".join(f"- {p}" for p in figures)
-    return f"Coarse and fine accuracy ({out_dir / 'transduction.md'}):\n\n{table}\n\nMemory actions:\n{listed}"
+            plot_actions(run, out_dir / "actions" / f"{run.arm}-seed{run.config.run.seed}.png")
+    return ""
 
 
 _REDUCED = ("rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque "
@@ -109,7 +94,8 @@ CLAIMS = tuple(
 
 EXPERIMENT = Experiment(
     name="transduction", arms=ARMS, seeds=(0,), sweep_seeds=tuple(range(10)), report=report, description=__doc__,
-    claims=CLAIMS,
+    claims=CLAIMS, table=Table(tuple((m.replace("_", " "), m) for m in ("coarse_train", "fine_train", "coarse_test",
+                                                                         "fine_test")), rows=by_task_and_model),
 )
 
 if __name__ == "__main__":

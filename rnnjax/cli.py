@@ -94,6 +94,8 @@ def _commands():
         sweep_dir: tyro.conf.Positional[str]
         experiment: str | None = None
         """the experiment the runs belong to (default: the directory's name, if an experiment has it)"""
+        html: bool = True
+        """also write report.html (and, for a folder of experiments' outputs, index.html over them)"""
 
     @dataclasses.dataclass(frozen=True)
     class Eval:
@@ -173,22 +175,13 @@ def train_command(args) -> None:
 
 
 def report_command(args) -> None:
-    from rnnjax.eval.report import write_sweep_report
-    from rnnjax.train.runs import find_runs, load_runs
-    from rnnjax.train.sweep import experiment_report, load_experiment
+    from rnnjax.train.sweep import report_directory
 
-    run_dirs = find_runs(args.sweep_dir)
-    if not run_dirs:
-        raise FileNotFoundError(f"no finished runs (results.json) under {args.sweep_dir}")
-    runs, out_dir = load_runs(run_dirs), Path(args.sweep_dir)
-    try:
-        experiment = load_experiment(args.experiment or out_dir.resolve().name)
-    except ValueError:
-        if args.experiment:
-            raise
-        print(write_sweep_report(runs, out_dir))
-        return
-    print(experiment_report(experiment, runs, out_dir))
+    reports = report_directory(args.sweep_dir, args.experiment, args.html)
+    print("\n\n".join(f"# {r.name or r.out_dir.name}\n\n{r.text()}" if len(reports) > 1 else r.text()
+                      for r in reports))
+    if len(reports) > 1 and args.html:
+        print(f"\nIndex: {Path(args.sweep_dir) / 'index.html'}")
 
 
 def eval_command(args) -> None:

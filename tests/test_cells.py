@@ -56,8 +56,10 @@ FACTORIES = {
 }
 
 
-@pytest.fixture(params=list(FACTORIES))
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.slow) if n == "lstm+rns-stack" else n for n in FACTORIES])
 def name(request):
+    """Every cell; the nondeterministic stack's (the slowest, tested on its own in
+    test_nondeterministic.py) only under ``-m slow``."""
     return request.param
 
 

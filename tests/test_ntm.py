@@ -461,6 +461,7 @@ def test_registered_with_its_flags():
     assert build_cell(cfg.replace(ntm_addressing="soft"), 16).seed is None
 
 
+@pytest.mark.slow
 def test_the_trainer_trains_hard_heads_on_the_reinforce_surrogate():
     cfg = TrainConfig.of(task="ntm_copy", n_max=3, eval_n_max=4, memory="ntm", ntm_slots=4, memory_width=2,
                          ntm_addressing="hard", hidden=4, embedding_dim=0, steps=20, batch_size=4, log_every=5,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rnnjax.cli import main
-from rnnjax.eval.report import summarise
+from rnnjax.eval.tables import summarise
 from rnnjax.train import TrainConfig, build
 from rnnjax.train.loop import member_bytes, member_bytes_bound, train_population
 from rnnjax.train.runs import find_runs, load_run

@@ -173,7 +173,7 @@ def test_new_cells_train_on_marked_reversal_and_are_evaluated(cell):
 SLOW = pytest.mark.slow
 
 
-@pytest.mark.parametrize("memory", [pytest.param("stack", marks=SLOW), pytest.param("deque", marks=SLOW), "attention"])
+@pytest.mark.parametrize("memory", [pytest.param(m, marks=SLOW) for m in ("stack", "deque", "attention")])
 def test_transduction_trains_with_memories_and_reports_coarse_and_fine_accuracy(memory):
     cfg = TINY.replace(task="copy", symbols=3, n_min=1, n_max=3, eval_n_max=5, learning_rate=0.05, steps=60)
     cfg = cfg.replace(model="attention") if memory == "attention" else cfg.replace(memory=memory, memory_width=2)
@@ -281,7 +281,7 @@ def test_experiment_trains_saves_reloads_and_reuses_runs(tmp_path):
     reports = []
     experiment = _tiny_experiment(reports)
     runs, text = run_experiment(experiment, tmp_path, arms=("lstm",), progress=False)
-    assert text.endswith("2 runs") and [r.config.run.seed for r in runs] == [0, 1]
+    assert "2 runs" in text and [r.config.run.seed for r in runs] == [0, 1]
     assert (tmp_path / "tiny" / "summary.md").exists() and (tmp_path / "tiny" / "accuracy_vs_n.png").exists()
     run_dir = tmp_path / "tiny" / "lstm" / "seed1"
     results = json.loads((run_dir / "results.json").read_text())
@@ -312,11 +312,11 @@ def test_transduction_experiment_reports_the_paper_table_and_memory_action_plots
     arms = ("reversal-stack", "reversal-deque", "copy-attention")
     runs, text = run_experiment(experiment, tmp_path, arms=arms, overrides=small, progress=False)
     out = tmp_path / "transduction"
-    table = (out / "transduction.md").read_text()
+    table = (out / "compact.md").read_text()
     assert "| reversal | stack | 1 |" in table and "| copy | attention | 1 |" in table
     plots = sorted(p.name for p in (out / "actions").glob("*.png"))
     assert plots == ["reversal-deque-seed0.png", "reversal-stack-seed0.png"]
-    assert "coarse_test" in text
+    assert "coarse test" in text
 
 
 def test_load_experiment_names_the_available_ones():

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from rnnjax.eval.report import markdown_table
+from rnnjax.eval.tables import alive, markdown_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Claim:
 def seed_values(runs: Sequence, arm: str, metric: str) -> list[float]:
     """``metric`` of every non-diverged run of ``arm``."""
     return [float(r.results[metric]) for r in runs if r.results.get("arm") == arm
-            and r.results.get("diverged_at") is None and isinstance(r.results.get(metric), (int, float))]
+            and alive(r) and isinstance(r.results.get(metric), (int, float))]
 
 
 def verdict(claim: Claim, runs: Sequence) -> dict:
@@ -80,11 +79,10 @@ def verdict(claim: Claim, runs: Sequence) -> dict:
     return row | {"ours": f"median {median:.4g}, best {best:.4g} ({len(values)} seeds{against})", "verdict": outcome}
 
 
-def claims_table(claims: Sequence[Claim], runs: Sequence, out_stem=None) -> str:
-    """The markdown table of ``claims`` on ``runs`` (also written to ``<out_stem>.md`` if given)."""
-    rows = [verdict(c, runs) for c in claims]
-    text = markdown_table(rows, ("claim", "paper", "ours", "verdict", "command"))
-    if out_stem is not None:
-        Path(out_stem).with_suffix(".md").write_text(text + "\n")
-    return text
+COLUMNS = ("claim", "paper", "ours", "verdict", "command")
+
+
+def claims_table(claims: Sequence[Claim], runs: Sequence) -> str:
+    """The markdown table of ``claims`` on ``runs``."""
+    return markdown_table([verdict(c, runs) for c in claims], COLUMNS)
 

@@ -2,10 +2,19 @@
 
 Figures are ``matplotlib.figure.Figure`` objects saved straight to PNG: no
 pyplot, so importing rnnjax never changes the user's matplotlib backend.
+
+Inside ``figure_log(report_dir)`` (an experiment's report) every saved figure is
+also logged to TensorBoard as an image: on the runs it belongs to (the ``runs``
+a per-run plot is given), as the TensorBoard run ``<run dir>/figures``, else on
+the experiment's own ``<report_dir>/figures``. Each report replaces the figure
+events it wrote before, so a re-run report does not pile up copies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -13,7 +22,61 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.image import imread
 from matplotlib.patches import Circle
+from tensorboardX import SummaryWriter
+
+FIGURES = "figures"
+
+
+@dataclasses.dataclass
+class FigureLog:
+    """The figures one report saved (``paths``, in order) and its TensorBoard writers."""
+
+    report_dir: Path
+    paths: list[Path] = dataclasses.field(default_factory=list)
+    writers: dict[Path, SummaryWriter] = dataclasses.field(default_factory=dict)
+
+    def writer(self, log_dir: Path) -> SummaryWriter:
+        if log_dir not in self.writers:
+            shutil.rmtree(log_dir, ignore_errors=True)
+            self.writers[log_dir] = SummaryWriter(str(log_dir))
+        return self.writers[log_dir]
+
+    def add(self, path: Path, runs: Sequence) -> None:
+        self.paths.append(path)
+        image = imread(path)  # float [H, W, 3 or 4] in 0..1
+        image = (255 * image[..., :3]).astype(np.uint8) if image.dtype != np.uint8 else image[..., :3]
+        try:
+            tag = str(path.resolve().relative_to(self.report_dir.resolve()).with_suffix(""))
+        except ValueError:
+            tag = path.stem
+        for log_dir in [Path(r.run_dir) / FIGURES for r in runs] or [self.report_dir / FIGURES]:
+            self.writer(log_dir).add_image(tag, image, 0, dataformats="HWC")
+
+
+_LOG: contextvars.ContextVar[FigureLog | None] = contextvars.ContextVar("rnnjax_figure_log", default=None)
+
+
+@contextlib.contextmanager
+def figure_log(report_dir: str | Path):
+    """Within: figures saved by this module are listed and logged to TensorBoard (module docstring)."""
+    log = FigureLog(Path(report_dir))
+    token = _LOG.set(log)
+    try:
+        yield log
+    finally:
+        _LOG.reset(token)
+        for writer in log.writers.values():
+            writer.close()
+
+
+def logged(path: Path, runs: Sequence = ()) -> Path:
+    """Lists ``path`` (a written PNG) in the current report and logs it to TensorBoard; returns it."""
+    log = _LOG.get()
+    if log is not None:
+        log.add(path, runs)
+    return path
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kw):
@@ -22,13 +85,13 @@ def subplots(nrows: int = 1, ncols: int = 1, **kw):
     return fig, fig.subplots(nrows, ncols, **kw)
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Writes ``fig`` as a PNG (creating folders)."""
+def save_figure(fig: Figure, path: str | Path, runs: Sequence = ()) -> Path:
+    """Writes ``fig`` as a PNG (creating folders); ``runs``: the runs it shows alone (none: the experiment's)."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    return path
+    return logged(path, runs)
 
 
 def plot_state_traces(
@@ -98,7 +161,8 @@ def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss")
 
 
 def plot_memory_actions(
-    symbols: Sequence[str], actions: dict[str, np.ndarray], depth: np.ndarray, path: str | Path, *, title: str = ""
+    symbols: Sequence[str], actions: dict[str, np.ndarray], depth: np.ndarray, path: str | Path, *, title: str = "",
+    runs: Sequence = (),
 ) -> Path:
     """What a memory-augmented model does along one input: action strengths
     (``name -> [T]``, e.g. push and pop) above, the memory's depth (total
@@ -115,11 +179,11 @@ def plot_memory_actions(
     bottom.set_ylabel("depth (sum of strengths)")
     bottom.set_xticks(positions, list(symbols), fontsize=6, rotation=90)
     bottom.set_xlabel("input symbol")
-    return save_figure(fig, path)
+    return save_figure(fig, path, runs)
 
 
 def plot_head_weights(symbols: Sequence[str], heads: dict[str, np.ndarray], path: str | Path, *,
-                      title: str = "") -> Path:
+                      title: str = "", runs: Sequence = ()) -> Path:
     """Which slot each head of an addressed memory (NTM) reads or writes along one
     input: one heat map per head (``name -> weights [T, N]``), slots up, the input
     symbols along the x axis."""
@@ -133,18 +197,19 @@ def plot_head_weights(symbols: Sequence[str], heads: dict[str, np.ndarray], path
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xticks(positions, list(symbols), fontsize=6, rotation=90)
     axes[-1, 0].set_xlabel("input symbol")
-    return save_figure(fig, path)
+    return save_figure(fig, path, runs)
 
 
-def render_dfa(dfa, path: str | Path, name: str = "dfa") -> Path:
+def render_dfa(dfa, path: str | Path, name: str = "dfa", runs: Sequence = ()) -> Path:
     """Writes ``path`` (.png) of an ``automata.DFA`` with Graphviz ``dot`` when installed,
-    else with matplotlib (states on a circle); the ``.dot`` source goes beside it."""
+    else with matplotlib (states on a circle); the ``.dot`` source goes beside it.
+    ``runs``: the runs it was extracted from."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".dot").write_text(dfa.to_dot(name))
     if shutil.which("dot"):
         subprocess.run(["dot", "-Tpng", str(path.with_suffix(".dot")), "-o", str(path)], check=True)
-        return path
+        return logged(path, runs)
     angles = 2 * np.pi * np.arange(dfa.size) / max(dfa.size, 1)
     xy = np.stack([np.cos(angles), np.sin(angles)], 1) * (dfa.size > 1)
     fig, ax = subplots(figsize=(1.5 + dfa.size, 1.5 + dfa.size))
@@ -164,4 +229,4 @@ def render_dfa(dfa, path: str | Path, name: str = "dfa") -> Path:
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(f"{name} (thick circle: accepting; > start)")
-    return save_figure(fig, path)
+    return save_figure(fig, path, runs)

@@ -1,90 +1,117 @@
-"""Tables of run results: markdown for reading, CSV for tools."""
+"""An experiment's report: what ``rnnjax train``, ``sweep`` and ``report`` print and write.
+
+Printed: the compact table (``rnnjax.eval.tables.Table``, the experiment's or one
+column per metric), the experiment's own notes, and its claims. Written to the
+experiment's directory:
+
+    compact.md/.csv     the compact table
+    runs.md/.csv        every run, every scalar results field
+    summary.md/.csv     per configuration: median and best over seeds of every metric
+    claims.md/.csv      claim, the paper's figure, ours, verdict, command
+    *.png               the figures (also logged to TensorBoard, ``rnnjax.eval.plots``)
+    report.html         one self-contained page of all of it (``rnnjax.eval.html_page``)
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
+from rnnjax.eval import html_page
+from rnnjax.eval.claims import COLUMNS, Claim, verdict
+from rnnjax.eval.plots import figure_log, plot_accuracy_by_n
+from rnnjax.eval.tables import (
+    Table,
+    alive,
+    compact_rows,
+    default_table,
+    markdown_table,
+    per_run,
+    summarise,
+    write_table,
+)
 
-from rnnjax.eval.plots import plot_accuracy_by_n
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-def markdown_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def write_table(rows: Sequence[dict], columns: Sequence[str], path_stem: str | Path) -> str:
-    """Writes ``<stem>.md`` and ``<stem>.csv``; returns the markdown."""
-    path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown_table(rows, columns)
-    path_stem.with_suffix(".md").write_text(text + "\n")
-    with path_stem.with_suffix(".csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({c: row.get(c) for c in columns} for row in rows)
-    return text
+FILES = ("compact", "runs", "summary", "claims")
 
 
-# Results fields that describe a run rather than measure it.
-BOOKKEEPING = {"seed", "label", "arm", "diverged_at", "stopped_at", "steps_per_second", "population", "process",
-               "correct_by_n"}
-MEMBER_HPARAMS = {"learning_rate", "clip_norm"}
+@dataclasses.dataclass(frozen=True)
+class Section:
+    title: str
+    rows: list[dict]
+    columns: list[str]
 
 
-def _lower_is_better(metric: str) -> bool:
-    return metric.endswith(("loss", "cross_entropy_difference"))
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Attributes:
+      name: the experiment's name ("" for runs of no experiment).
+      description: its claim and what "reproduced" means.
+      out_dir: where the report was written.
+      sections: the compact table, then the claims (if any).
+      notes: the experiment's own report text.
+      figures: every figure the report saved, in order.
+      runs: the runs reported.
+    """
+
+    name: str
+    description: str
+    out_dir: Path
+    sections: tuple[Section, ...]
+    notes: str
+    figures: tuple[Path, ...]
+    runs: tuple
+
+    def text(self) -> str:
+        parts = [f"{s.title}\n{markdown_table(s.rows, s.columns)}" for s in self.sections[:1]]
+        parts += [self.notes] if self.notes else []
+        parts += [f"{s.title}\n{markdown_table(s.rows, s.columns)}" for s in self.sections[1:]]
+        written = [f"{self.out_dir / name}.md/.csv" for name in FILES if (self.out_dir / f"{name}.md").exists()]
+        figures = "".join(f"\n  {p}" for p in self.figures)
+        page = [str(self.out_dir / "report.html")] if (self.out_dir / "report.html").exists() else []
+        parts.append(f"Written: {', '.join(written + page)}"
+                     + (f"\nFigures (also in TensorBoard):{figures}" if figures else ""))
+        return "\n\n".join(parts)
 
 
-def summarise(runs: Sequence) -> list[dict]:
-    """Per configuration (arm + grid label): seeds, diverged count, and the median
-    and best over non-diverged seeds of every numeric metric."""
-    groups: dict[tuple[str, str], list] = {}
-    for r in runs:
-        groups.setdefault((r.results.get("arm", ""), r.results.get("label", "")), []).append(r)
-    rows = []
-    for (arm, label), members in groups.items():
-        alive = [r.results for r in members if r.results.get("diverged_at") is None]
-        row = {"arm": arm, "label": label, "seeds": len(members), "diverged": len(members) - len(alive)}
-        grid = {k.partition("=")[0] for k in label.split(",")}
-        for metric in (m for m in _metrics(members) if m not in grid):
-            values = [v[metric] for v in alive if isinstance(v.get(metric), (int, float))]
-            if values:
-                best = min(values) if _lower_is_better(metric) else max(values)
-                row |= {f"{metric} median": float(np.median(values)), f"{metric} best": best}
-        rows.append(row)
-    return rows
-
-
-def _metrics(runs: Sequence) -> list[str]:
-    keys = dict.fromkeys(k for r in runs for k, v in r.results.items() if isinstance(v, (int, float)))
-    return [k for k in keys if k not in BOOKKEEPING and k not in MEMBER_HPARAMS and not k.endswith("seconds")]
-
-
-def write_sweep_report(runs: Sequence, out_dir: str | Path) -> str:
-    """Per-run and per-configuration tables (markdown + CSV) and, where runs
-    carry ``correct_by_n``, a plot of accuracy against test n with seed spread."""
-    out_dir = Path(out_dir)
-    per_run = [{"arm": r.results.get("arm", ""), "label": r.results.get("label", ""), "seed": r.config.run.seed} | {
-        k: v for k, v in r.results.items()
-        if k not in ("arm", "label", "seed", "correct_by_n") and not isinstance(v, list)
-    } for r in runs]
-    columns = list(dict.fromkeys(k for row in per_run for k in row))
+def write_report(
+    runs: Sequence, out_dir: str | Path, *, name: str = "", description: str = "", table: Table | None = None,
+    claims: Sequence[Claim] = (), extra: Callable[[list, Path], str] | None = None,
+    measure: Callable[[object, Path], dict] | None = None, html: bool = True,
+) -> Report:
+    """Writes the tables, figures and (with ``html``) the page of ``runs`` into ``out_dir``
+    (module docstring). ``measure``: ``(run, out_dir) -> metrics`` added to each
+    non-diverged run's results; ``extra``: the experiment's own ``(runs, out_dir) -> text``;
+    both run with their figures logged."""
+    out_dir, runs = Path(out_dir), list(runs)
+    with figure_log(out_dir) as log:
+        if measure is not None:
+            runs = [dataclasses.replace(r, results=r.results | measure(r, out_dir)) if alive(r) else r for r in runs]
+        if any("correct_by_n" in r.results for r in runs):
+            plot_accuracy_by_n(runs, out_dir / "accuracy_vs_n.png")
+        notes = extra(runs, out_dir) if extra is not None else ""
+    every_run = per_run(runs)
+    write_table(every_run, list(dict.fromkeys(k for row in every_run for k in row)), out_dir / "runs")
     summary = summarise(runs)
-    text = "Per run\n" + write_table(per_run, columns, out_dir / "runs")
-    summary_columns = list(dict.fromkeys(k for row in summary for k in row))
-    text += "\n\nPer configuration (median/best over non-diverged seeds)\n"
-    text += write_table(summary, summary_columns, out_dir / "summary")
-    if any("correct_by_n" in r.results for r in runs):
-        text += f"\n\nAccuracy against test n: {plot_accuracy_by_n(runs, out_dir / 'accuracy_vs_n.png')}"
-    return text
+    write_table(summary, list(dict.fromkeys(k for row in summary for k in row)), out_dir / "summary")
+    table = table or default_table(runs)
+    rows, columns = compact_rows(table, runs)
+    write_table(rows, columns, out_dir / "compact")
+    spread = "best / median over the sweep" if table.best else "median (min..max) over the seeds that did not diverge"
+    sections = [Section(f"Results: {spread}" + ("; the paper's in brackets" if table.reference else ""), rows,
+                        columns)]
+    if claims:
+        claim_rows = [verdict(c, runs) for c in claims]
+        write_table(claim_rows, COLUMNS, out_dir / "claims")
+        sections.append(Section("Claims", claim_rows, list(COLUMNS)))
+    report = Report(name, description, out_dir, tuple(sections), notes, tuple(log.paths), tuple(runs))
+    if html:
+        (out_dir / "report.html").write_text(html_page.page(report))
+    return report
+
+
+def write_index(root: str | Path, reports: Sequence[Report]) -> Path:
+    """``root/index.html``: a page linking the reports of the experiments under ``root``."""
+    path = Path(root) / "index.html"
+    path.write_text(html_page.index(Path(root), reports))
+    return path

@@ -42,9 +42,10 @@ import jax
 from jax.experimental import multihost_utils
 from tensorboardX import SummaryWriter
 
-from rnnjax.eval.claims import Claim, claims_table
+from rnnjax.eval.claims import Claim
 from rnnjax.eval.generalisation import device_memory, evaluate
-from rnnjax.eval.report import BOOKKEEPING, write_sweep_report
+from rnnjax.eval.report import Report, write_index, write_report
+from rnnjax.eval.tables import BOOKKEEPING, Table
 from rnnjax.train.build import Parts, build
 from rnnjax.train.config import TrainConfig, flags
 from rnnjax.train.loop import (
@@ -55,7 +56,7 @@ from rnnjax.train.loop import (
     stack_members,
     train_population,
 )
-from rnnjax.train.runs import Run, finished_with, load_runs, save_run, write_config
+from rnnjax.train.runs import Run, find_runs, finished_with, load_runs, save_run, write_config
 
 MANIFEST = "members.json"
 
@@ -77,6 +78,11 @@ class Experiment:
         (e.g. extra models beyond a paper's) run when named with ``--arms``.
       claims: the paper's claims with its figures, checked on the runs in the report
         (``rnnjax.eval.claims``).
+      table: the compact table its claim needs (``rnnjax.eval.tables.Table``; None: one
+        column per metric).
+      measure: ``(run, out_dir) -> {metric: value}``, measured on each non-diverged trained
+        run when reporting (e.g. extracting a DFA) and added to its results for the
+        tables and claims.
     """
 
     name: str
@@ -88,6 +94,8 @@ class Experiment:
     description: str = ""
     default_arms: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
+    table: Table | None = None
+    measure: Callable[[Run, Path], dict] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,17 +413,43 @@ def run_experiment(
     runs = load_runs([m.run_dir for m in members], built)
     if jax.process_index() != 0:
         return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
-    return runs, experiment_report(experiment, runs, out_dir)
+    return runs, experiment_report(experiment, runs, out_dir).text()
 
 
-def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path) -> str:
-    """The generic tables, the experiment's own report and its claims (``claims.md``)."""
-    text = write_sweep_report(runs, out_dir)
-    if experiment.report is not None:
-        text += "\n\n" + experiment.report(runs, out_dir)
-    if experiment.claims:
-        text += "\n\nClaims\n" + claims_table(experiment.claims, runs, out_dir / "claims")
-    return text
+def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, html: bool = True) -> Report:
+    """The experiment's measurements, compact table, own report, claims and HTML page (``rnnjax.eval.report``)."""
+    return write_report(runs, out_dir, name=experiment.name, description=experiment.description,
+                        table=experiment.table, claims=experiment.claims, extra=experiment.report,
+                        measure=experiment.measure, html=html)
+
+
+def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:
+    """Reports the finished runs under ``path``: as ``experiment`` (default: the experiment
+    named like the directory, else as plain runs), or, for a runs folder whose
+    subdirectories are experiments' outputs, each of those and an ``index.html`` over them."""
+    path = Path(path)
+    if not find_runs(path):
+        raise FileNotFoundError(f"no finished runs (results.json) under {path}")
+    if experiment is None:
+        parts = [p for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)
+                 and (p.name == "adhoc" or _experiment_named(p.name))]
+        if parts and _experiment_named(path.resolve().name) is None:
+            reports = [report_directory(p, html=html)[0] for p in parts]
+            if html:
+                write_index(path, reports)
+            return reports
+    named = load_experiment(experiment) if experiment else _experiment_named(path.resolve().name)
+    runs = load_runs(find_runs(path))
+    if named is None:
+        return [write_report(runs, path, name=path.name, html=html)]
+    return [experiment_report(named, runs, path, html)]
+
+
+def _experiment_named(name: str) -> Experiment | None:
+    try:
+        return load_experiment(name)
+    except ValueError:
+        return None
 
 
 def load_experiment(name_or_path: str) -> Experiment:

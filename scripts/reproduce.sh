@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Regenerates every table and figure that BUILD_NOTES.md quotes, from the experiments' commands.
+#
+#   scripts/reproduce.sh [--quick] [--runs DIR] [--docs DIR] [--notes FILE] [NAME ...]
+#
+# For each entry NAME below (all of them by default): runs its command with
+# --out RUNS/NAME, copies the report (compact.md, claims.md, report.html and
+# every figure) to DOCS/NAME/ with a SOURCE file (command, commit, date,
+# wall time), then splices DOCS into the notes: every block
+#     <!-- results: NAME/FILE -->  ...  <!-- end results -->
+# of NOTES becomes the current DOCS/NAME/FILE (scripts/splice_results.py).
+#
+# Defaults: RUNS=runs/reproduce, DOCS=docs/results, NOTES=BUILD_NOTES.md.
+# --quick runs each entry with its few-step flags into a scratch folder
+# (RUNS=DOCS=/tmp/rnnjax-reproduce-quick, no notes unless --notes): it checks
+# that every command still runs, not the figures. The CPU times below are for
+# the 2-core machine; the long entries are the reduced commands of the notes.
+set -euo pipefail
+
+quick=0; runs=""; docs=""; notes=""; names=()
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --runs) runs="$2"; shift ;;
+    --docs) docs="$2"; shift ;;
+    --notes) notes="$2"; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) names+=("$1") ;;
+  esac
+  shift
+done
+if ((quick)); then
+  runs="${runs:-/tmp/rnnjax-reproduce-quick}"; docs="${docs:-$runs/docs}"
+else
+  runs="${runs:-runs/reproduce}"; docs="${docs:-docs/results}"; notes="${notes:-BUILD_NOTES.md}"
+fi
+here="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$runs" "$docs"
+runs="$(cd "$runs" && pwd)"; docs="$(cd "$docs" && pwd)"
+
+declare -A COMMAND QUICK
+ORDER=()
+entry() {  # entry NAME "COMMAND" "QUICK FLAGS"
+  ORDER+=("$1"); COMMAND[$1]="$2"; QUICK[$1]="$3"
+}
+few="--seeds 0 --steps 4 --no-progress"
+# name                 command                                                             quick flags
+entry counting         "rnnjax train --experiment counting"                                 "$few --eval-n-max 20"   # 2-3 min
+entry counting_sweep   "rnnjax sweep --experiment counting"                                 "$few --eval-n-max 20"   # 15 min
+entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 20 min
+entry doubling_lstm    "rnnjax sweep --experiment doubling_lstm"                            "$few"                   # 3 min
+entry qrnn_vs_lstm     "rnnjax sweep --experiment qrnn_vs_lstm"                             "$few --eval-lengths 8 16"  # 5 min
+entry extraction       "rnnjax train --experiment extraction"                               "$few --arms tomita1-gru tomita2-lstm"  # 4 min
+entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 7 min
+# the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
+entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
+                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 45 min
+entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
+                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 25 min
+entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 20 min
+entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min
+entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 10 min
+entry transduction_rmsprop6000 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 6000 --optimizer rmsprop --learning-rate 0.001" \
+                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 30 min
+entry transduction_grefenstette "rnnjax sweep --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --grid learning_rate=0.001,0.0005 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
+                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # Grefenstette et al.'s recipe
+# the cfl runs of the notes (train lengths 10-20, test 10-30)
+entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600 --clip-norm 1" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 40 min
+entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500 --clip-norm 1" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 25 min
+entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 35 min
+entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
+                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
+entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
+
+if ((${#names[@]} == 0)); then names=("${ORDER[@]}"); fi
+for name in "${names[@]}"; do
+  [[ -v COMMAND[$name] ]] || { echo "reproduce: no entry '$name'; entries: ${ORDER[*]}" >&2; exit 2; }
+done
+
+commit="$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)"
+for name in "${names[@]}"; do
+  command="${COMMAND[$name]}"
+  ((quick)) && command="$command ${QUICK[$name]}"
+  out="$runs/$name"
+  echo "== $name: $command --out $out"
+  start=$(date +%s)
+  (cd "$here" && eval "$command --out \"$out\"")
+  seconds=$(( $(date +%s) - start ))
+  mkdir -p "$docs/$name"
+  # the experiment's folder (the one report.html is in), or the script's output folder
+  report_dir="$(dirname "$(find "$out" -name report.html -not -path '*/.checkpoints/*' | head -n1)" 2>/dev/null || true)"
+  [[ -n "$report_dir" && "$report_dir" != "." ]] || report_dir="$out"
+  (cd "$report_dir" && find . \( -name '*.md' -o -name '*.png' -o -name report.html \) -not -path './*/seed*' \
+      -not -path './.checkpoints/*' -exec cp --parents {} "$docs/$name/" \;)
+  printf '`%s` (commit %s, %s, %d s)\n' "${COMMAND[$name]}$( ((quick)) && echo " ${QUICK[$name]}")" "$commit" \
+      "$(date -u +%Y-%m-%d)" "$seconds" > "$docs/$name/SOURCE"
+done
+
+if [[ -n "$notes" ]]; then
+  python "$here/scripts/splice_results.py" "$notes" "$docs"
+fi
