@@ -1,7 +1,7 @@
 """Stack RNNs on the context-free language modelling tasks of DuSell & Chiang (2020, 2022).
 
-Claim: the RNS-RNN (nondeterministic stack with states in the reading, Q = 2
-or 3, S = 3) comes within about 0.05 nats per symbol of the lower bound (the true
+Claim: the RNS-RNN (nondeterministic stack with states in the reading, Q = 2,
+S = 3) comes within about 0.05 nats per symbol of the lower bound (the true
 distribution's cross-entropy) on these tasks, below the LSTM, the stratified
 stack and the superposition stack; the NS-RNN is in between.
 
@@ -26,21 +26,16 @@ from rnnjax.train.sweep import Experiment
 TASKS = ("cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl")
 _BASE = TrainConfig.of(
     task="cfl_marked_reversal", n_min=40, n_max=80, eval_n_max=100, cell="lstm", hidden=20, embedding_dim=0,
-    learning_rate=0.005, clip_norm=5.0, batch_size=10, steps=2000, num_buckets=4, log_every=50,
+    learning_rate=0.005, batch_size=10, steps=2000, num_buckets=4, log_every=50,
 )
 MODELS = {
     "lstm": dict(),
     "stack": dict(memory="stack", memory_width=10),
     "superposition": dict(memory="superposition", memory_width=10),
-    "ns": dict(memory="ns", stack_symbols=3),
-    "rns": dict(memory="rns", stack_symbols=3),
+    "ns": dict(memory="ns", stack_states=2, stack_symbols=3),
+    "rns": dict(memory="rns", stack_states=2, stack_symbols=3),
 }
-STATES = {"cfl_padded_reversal": 3, "cfl_hardest_cfl": 3}
-"""Stack states Q of the NS/RNS-RNN per task, as in the public code's scripts (2 elsewhere;
-its marked-reversal setting is not in the released scripts we read)."""
-ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw, **({"stack_states": STATES.get(task, 2)}
-                                                             if model in ("ns", "rns") else {}))
-        for task in TASKS for model, kw in MODELS.items()}
+ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
 
 
 _COMMAND = "rnnjax train --experiment cfl"

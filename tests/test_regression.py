@@ -6,9 +6,7 @@ first values), recorded with the release before the task protocol (commit
 42b1f26) through the same CLI, trained long enough for the evaluations to
 discriminate (some near misses rejected, some corruptions caught); ``main_job``
 is the README's main job. The only deliberate change: language-modelling tasks
-no longer log a next-symbol "accuracy" (it was 1.0 by construction), and the cfl
-command pins ``--clip-norm 1``, that experiment's default when it was recorded (now 5,
-the public code's). Since the
+no longer log a next-symbol "accuracy" (it was 1.0 by construction). Since the
 Elman/LSTM/GRU steps compute ``[x, h] @ [wx; wh]`` as one matmul (one summation
 order changed), float results agree to ``RTOL`` (parameters to ``PARAM_RTOL``),
 discrete results exactly.

@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from splice_results import splice  # noqa: E402
+from splice_results import BLOCK, splice  # noqa: E402
 
 
 def entries() -> list[str]:
@@ -37,7 +37,7 @@ def test_splice_replaces_blocks_whose_file_exists_and_keeps_the_others(tmp_path)
 
 
 def test_every_results_block_of_the_notes_names_an_entry_and_a_file_it_writes():
-    blocks = re.findall(r"<!-- results: ([^/ ]+)/([^ ]+) -->", (REPO / "BUILD_NOTES.md").read_text())
+    blocks = [m["file"].split("/", 1) for m in BLOCK.finditer((REPO / "BUILD_NOTES.md").read_text())]
     assert blocks, "the notes quote no regenerated results"
     for name, file in blocks:
         assert name in entries(), name
