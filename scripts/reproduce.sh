@@ -54,22 +54,22 @@ entry extraction       "rnnjax train --experiment extraction"                   
 entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 7 min
 # the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
 entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
-                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 45 min
+                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 45 min
 entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
-                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 25 min
-entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 20 min
-entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min
-entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 10 min
+                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 25 min
+entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 20 min
+entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min
+entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 10 min
 entry transduction_rmsprop6000 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 6000 --optimizer rmsprop --learning-rate 0.001" \
-                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # 30 min
+                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 30 min
 entry transduction_grefenstette "rnnjax sweep --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --grid learning_rate=0.001,0.0005 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
-                       "--steps 4 --seeds 0 --n-max 4 --eval-n-max 6 --no-progress"  # Grefenstette et al.'s recipe
+                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # Grefenstette et al.'s recipe
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 25 min
 entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 35 min
 entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
-                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
+                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
 
 if ((${#names[@]} == 0)); then names=("${ORDER[@]}"); fi
