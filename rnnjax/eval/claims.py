@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rnnjax.eval.tables import alive, markdown_table
+from rnnjax.eval.tables import alive, markdown_table, measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,7 @@ class Claim:
 
 def seed_values(runs: Sequence, arm: str, metric: str) -> list[float]:
     """``metric`` of every non-diverged run of ``arm``."""
-    return [float(r.results[metric]) for r in runs if r.results.get("arm") == arm
-            and alive(r) and isinstance(r.results.get(metric), (int, float))]
+    return measured([r for r in runs if r.results.get("arm") == arm and alive(r)], metric)
 
 
 def verdict(claim: Claim, runs: Sequence) -> dict:

@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnjax.eval.tables import cell_text
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -52,8 +54,7 @@ def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     for row in rows:
         cells = ""
         for c in columns:
-            value = row.get(c)
-            text = "" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+            text = cell_text(row.get(c))
             kind = f' class="{text}"' if c == "verdict" and text in ("reproduced", "partly", "not") else ""
             cells += f"<td{kind}>{html.escape(text)}</td>"
         body += f"<tr>{cells}</tr>\n"

@@ -90,10 +90,8 @@ def write_report(
         if any("correct_by_n" in r.results for r in runs):
             plot_accuracy_by_n(runs, out_dir / "accuracy_vs_n.png")
         notes = extra(runs, out_dir) if extra is not None else ""
-    every_run = per_run(runs)
-    write_table(every_run, list(dict.fromkeys(k for row in every_run for k in row)), out_dir / "runs")
-    summary = summarise(runs)
-    write_table(summary, list(dict.fromkeys(k for row in summary for k in row)), out_dir / "summary")
+    write_table(per_run(runs), None, out_dir / "runs")
+    write_table(summarise(runs), None, out_dir / "summary")
     table = table or default_table(runs)
     rows, columns = compact_rows(table, runs)
     write_table(rows, columns, out_dir / "compact")

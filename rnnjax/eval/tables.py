@@ -22,20 +22,24 @@ BOOKKEEPING = {"seed", "label", "arm", "diverged_at", "stopped_at", "steps_per_s
 MEMBER_HPARAMS = {"learning_rate", "clip_norm"}
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
+    """A table cell: floats to four significant figures, None empty."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value).replace("|", "\\|")
+    return "" if value is None else str(value)
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell_text(row.get(c)).replace("|", "\\|") for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def write_table(rows: Sequence[dict], columns: Sequence[str], path_stem: str | Path) -> str:
-    """Writes ``<stem>.md`` and ``<stem>.csv``; returns the markdown."""
+def write_table(rows: Sequence[dict], columns: Sequence[str] | None, path_stem: str | Path) -> str:
+    """Writes ``<stem>.md`` and ``<stem>.csv``; returns the markdown. ``columns``: None for
+    every field of the rows, in order of first appearance."""
+    if columns is None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
     path_stem = Path(path_stem)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     text = markdown_table(rows, columns)
@@ -55,6 +59,11 @@ def alive(run) -> bool:
     return run.results.get("diverged_at") is None
 
 
+def measured(runs: Sequence, metric: str) -> list[float]:
+    """``metric`` of every run of ``runs`` whose results give it a number."""
+    return [float(r.results[metric]) for r in runs if isinstance(r.results.get(metric), (int, float))]
+
+
 def by_arm(run) -> dict:
     """Row fields of a run: its arm and, in a sweep, its grid point."""
     label = run.results.get("label", "")
@@ -63,9 +72,9 @@ def by_arm(run) -> dict:
 
 def by_task_and_model(run) -> dict:
     """Row fields of a ``<task>-<model>`` arm: the task and the model apart."""
-    task, _, model = run.results.get("arm", "").partition("-")
-    label = run.results.get("label", "")
-    return {"task": task, "model": model} | ({"grid": label} if label else {})
+    fields = by_arm(run)
+    task, _, model = fields.pop("arm").partition("-")
+    return {"task": task, "model": model} | fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +143,7 @@ def compact_rows(table: Table, runs: Sequence) -> tuple[list[dict], list[str]]:
         if table.across is None:
             row["seeds"] = str(len(finished)) if len(finished) == len(members) else f"{len(finished)} of {len(members)}"
         for heading, metric in table.columns:
-            values = [float(r.results[metric]) for r in finished if isinstance(r.results.get(metric), (int, float))]
+            values = measured(finished, metric)
             text = spread(values, best=table.best, lower=lower_is_better(metric))
             if values and len(values) < len(finished):  # e.g. a step never reached by some seeds
                 text += f" [{len(values)} of {len(finished)}]"
@@ -147,8 +156,7 @@ def compact_rows(table: Table, runs: Sequence) -> tuple[list[dict], list[str]]:
     rows = list(rows.values())
     if table.baseline is not None and not table.across:
         name, field = table.baseline
-        values = {h: [float(r.results[field(m)]) for r in runs if isinstance(r.results.get(field(m)), (int, float))]
-                  for h, m in table.columns}
+        values = {h: measured(runs, field(m)) for h, m in table.columns}
         rows.append({key_fields[0]: name} | {h: number(np.median(v)) for h, v in values.items() if v})
     return rows, columns
 

@@ -428,21 +428,26 @@ def report_directory(path: str | Path, experiment: str | None = None, html: bool
     named like the directory, else as plain runs), or, for a runs folder whose
     subdirectories are experiments' outputs, each of those and an ``index.html`` over them."""
     path = Path(path)
-    if not find_runs(path):
+    run_dirs = find_runs(path)
+    if not run_dirs:
         raise FileNotFoundError(f"no finished runs (results.json) under {path}")
-    if experiment is None:
-        parts = [p for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)
-                 and (p.name == "adhoc" or _experiment_named(p.name))]
-        if parts and _experiment_named(path.resolve().name) is None:
-            reports = [report_directory(p, html=html)[0] for p in parts]
+    named = load_experiment(experiment) if experiment else _experiment_named(path.resolve().name)
+    if experiment is None and named is None:
+        parts = [(p, _experiment_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
+        parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc"]
+        if parts:
+            reports = [_report(p, find_runs(p), e, html) for p, e in parts]
             if html:
                 write_index(path, reports)
             return reports
-    named = load_experiment(experiment) if experiment else _experiment_named(path.resolve().name)
-    runs = load_runs(find_runs(path))
-    if named is None:
-        return [write_report(runs, path, name=path.name, html=html)]
-    return [experiment_report(named, runs, path, html)]
+    return [_report(path, run_dirs, named, html)]
+
+
+def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, html: bool) -> Report:
+    runs = load_runs(run_dirs)
+    if experiment is None:
+        return write_report(runs, path, name=path.name, html=html)
+    return experiment_report(experiment, runs, path, html)
 
 
 def _experiment_named(name: str) -> Experiment | None:
