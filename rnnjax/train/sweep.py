@@ -447,6 +447,8 @@ def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, htm
     runs = load_runs(run_dirs)
     if experiment is None:
         return write_report(runs, path, name=path.name, html=html)
+    order = {arm: i for i, arm in enumerate(experiment.arms)}
+    runs.sort(key=lambda r: order.get(r.arm, len(order)))  # as `train` lists them; seeds stay in order
     return experiment_report(experiment, runs, path, html)
 
 
