@@ -16,7 +16,9 @@ flag or a bad value fails with a message naming it.
 import dataclasses
 import json
 import os
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -141,7 +143,7 @@ def adhoc_experiment(given: dict):
                       description="an ad-hoc run from the command line"), point
 
 
-def train_command(args) -> None:
+def train_command(args, argv: tuple[str, ...] = ()) -> None:
     from rnnjax.train.sweep import load_experiment, parse_grid, run_experiment
 
     given = _given(args.config)
@@ -170,8 +172,20 @@ def train_command(args) -> None:
         max_population=args.max_population,
         progress=args.progress,
         steps_per_call=args.steps_per_call,
+        command=invocation(argv),
     )
     print(text)
+
+
+def invocation(argv: Sequence[str]) -> str:
+    """``rnnjax ARGV`` as a shell line, without ``--out`` (the folder it was written to)."""
+    kept, words = [], iter(argv)
+    for word in words:
+        if word == "--out":
+            next(words, None)
+        elif not word.startswith("--out="):
+            kept.append(word)
+    return shlex.join(["rnnjax", *kept])
 
 
 def report_command(args) -> None:
@@ -209,7 +223,10 @@ def main(argv: list[str] | None = None) -> None:
         use_persistent_cache()
     use_cpu_cores(getattr(command, "cpu_devices", None))
     try:
-        handler(command)
+        if handler is train_command:
+            handler(command, tuple(sys.argv[1:] if argv is None else argv))
+        else:
+            handler(command)
     except (ValueError, FileNotFoundError) as e:
         print(f"rnnjax: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -70,6 +70,9 @@ def test_report_prints_the_claims_of_the_experiment(tmp_path, capsys):
     main(["train", "--experiment", str(path), "--out", str(tmp_path / "out"), "--no-progress"])
     printed = capsys.readouterr().out
     assert "Claims" in printed and "| trains to a finite loss | - | median" in printed
+    asked = f"rnnjax train --experiment {path} --no-progress"  # the command that trained the runs, not the default
+    assert (tmp_path / "out" / "claimed" / "command.txt").read_text() == asked + "\n"
+    assert printed.count(f"| {asked} |") == 2 and "| rnnjax train |" not in printed
     main(["report", str(tmp_path / "out" / "claimed"), "--experiment", str(path)])
     again = capsys.readouterr().out
     lines = [line for line in again.splitlines() if line.startswith("| counts to 1000")]

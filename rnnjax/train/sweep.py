@@ -359,6 +359,9 @@ def train_program(
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
 
+COMMAND_FILE = "command.txt"
+
+
 def run_experiment(
     experiment: Experiment,
     out_root: str | Path = "runs",
@@ -374,6 +377,7 @@ def run_experiment(
     progress: bool = True,
     train_missing: bool = True,
     steps_per_call: int | None = None,
+    command: str = "",
 ) -> tuple[list[Run], str]:
     """Trains every member that is not already finished with the same config, then reports.
 
@@ -381,10 +385,14 @@ def run_experiment(
     again unless ``resume``, which adopts them as they were planned (their
     manifests) and continues them from their latest checkpoint.
     With ``train_missing`` false an unfinished member is an error. ``steps_per_call``:
-    training steps per dispatched program (None: the backend's default). Returns the
-    runs and the report text (written to ``out_root/<name>/`` by process 0).
+    training steps per dispatched program (None: the backend's default). ``command``: the
+    command line that asked for this, kept in ``command.txt`` and shown by the claims.
+    Returns the runs and the report text (written to ``out_root/<name>/`` by process 0).
     """
     out_dir = Path(out_root) / experiment.name
+    if command and jax.process_index() == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / COMMAND_FILE).write_text(command + "\n")
     members = expand(experiment, out_dir, arms, seeds, grid, overrides)
     todo = [m for m in members if not finished_with(m.run_dir, m.config)]
     if todo and not train_missing:
@@ -417,9 +425,15 @@ def run_experiment(
 
 
 def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, html: bool = True) -> Report:
-    """The experiment's measurements, compact table, own report, claims and HTML page (``rnnjax.eval.report``)."""
+    """The experiment's measurements, compact table, own report, claims and HTML page
+    (``rnnjax.eval.report``). The claims name the command that trained the runs when
+    ``out_dir`` recorded one, else the experiment's default."""
+    recorded = out_dir / COMMAND_FILE
+    claims = experiment.claims
+    if recorded.exists():
+        claims = tuple(dataclasses.replace(c, command=recorded.read_text().strip()) for c in claims)
     return write_report(runs, out_dir, name=experiment.name, description=experiment.description,
-                        table=experiment.table, claims=experiment.claims, extra=experiment.report,
+                        table=experiment.table, claims=claims, extra=experiment.report,
                         measure=experiment.measure, html=html)
 
 
