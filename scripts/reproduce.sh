@@ -64,6 +64,8 @@ entry transduction_rmsprop6000 "rnnjax train --experiment transduction --arms re
                        "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 30 min
 entry transduction_grefenstette "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.001 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
                        "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 60 min; Grefenstette et al.'s recipe at lr 1e-3
+entry transduction_grefenstette_copy "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.0005 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
+                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min; the deque on copy at the grid's next learning rate
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 25 min
