@@ -54,7 +54,7 @@ entry extraction       "rnnjax train --experiment extraction"                   
 entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 7 min
 # the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
 entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
-                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 45 min
+                       "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 45 min; svo_sov needs n >= 5
 entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
                        "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 25 min
 entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 20 min
