@@ -188,7 +188,7 @@ def invocation(argv: Sequence[str]) -> str:
     return shlex.join(["rnnjax", *kept])
 
 
-def report_command(args) -> None:
+def report_command(args, argv: tuple[str, ...] = ()) -> None:
     from rnnjax.train.sweep import report_directory
 
     reports = report_directory(args.sweep_dir, args.experiment, args.html)
@@ -198,7 +198,7 @@ def report_command(args) -> None:
         print(f"\nIndex: {Path(args.sweep_dir) / 'index.html'}")
 
 
-def eval_command(args) -> None:
+def eval_command(args, argv: tuple[str, ...] = ()) -> None:
     from rnnjax.eval import evaluate
     from rnnjax.train.build import build
     from rnnjax.train.loop import stack_members
@@ -216,6 +216,7 @@ def eval_command(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     commands = _commands()
     command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in commands.items()}, args=argv)
     handler = next(h for cls, h in commands.values() if type(command) is cls)
@@ -223,10 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         use_persistent_cache()
     use_cpu_cores(getattr(command, "cpu_devices", None))
     try:
-        if handler is train_command:
-            handler(command, tuple(sys.argv[1:] if argv is None else argv))
-        else:
-            handler(command)
+        handler(command, tuple(argv))
     except (ValueError, FileNotFoundError) as e:
         print(f"rnnjax: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -56,20 +56,20 @@ entry ntm              "rnnjax train --experiment ntm"                          
 entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
                        "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 45 min; svo_sov needs n >= 5
 entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
-                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 25 min
-entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 20 min
-entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min
-entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 10 min
+                       "$short"  # 25 min
+entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "$short"  # 20 min
+entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "$short"  # 15 min
+entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "$short"  # 10 min
 entry transduction_rmsprop6000 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 6000 --optimizer rmsprop --learning-rate 0.001" \
-                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 30 min
+                       "$short"  # 30 min
 entry transduction_grefenstette "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.001 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
-                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 60 min; Grefenstette et al.'s recipe at lr 1e-3
+                       "$short"  # 28 min; Grefenstette et al.'s recipe at lr 1e-3
 entry transduction_grefenstette_copy "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.0005 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
-                       "--steps 4 --seeds 0 --n-min 2 --n-max 4 --eval-n-max 6 --no-progress"  # 15 min; the deque on copy at the grid's next learning rate
+                       "$short"  # 19 min; the deque on copy at the grid's next learning rate
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
-entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 40 min
-entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 25 min
-entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "--steps 4 --seeds 0 --n-min 4 --n-max 6 --eval-n-max 8 --no-progress"  # 35 min
+entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "$cfl_short"  # 40 min
+entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min
+entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 35 min
 entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
                        "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
