@@ -44,6 +44,8 @@ entry() {  # entry NAME "COMMAND" "QUICK FLAGS"
   ORDER+=("$1"); COMMAND[$1]="$2"; QUICK[$1]="$3"
 }
 few="--seeds 0 --steps 4 --no-progress"
+short="$few --n-min 2 --n-max 4 --eval-n-max 6"      # the transduction entries
+cfl_short="$few --n-min 4 --n-max 6 --eval-n-max 8"  # the cfl entries
 # name                 command                                                             quick flags
 entry counting         "rnnjax train --experiment counting"                                 "$few --eval-n-max 20"   # 2-3 min
 entry counting_sweep   "rnnjax sweep --experiment counting"                                 "$few --eval-n-max 20"   # 15 min

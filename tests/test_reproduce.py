@@ -44,6 +44,13 @@ def test_every_results_block_of_the_notes_names_an_entry_and_a_file_it_writes():
         assert file in ("compact.md", "claims.md", "finite_precision.md") or file.endswith(".png"), file
 
 
+def test_the_script_defines_every_entry_and_refuses_an_unknown_one(tmp_path):
+    done = subprocess.run(["bash", "scripts/reproduce.sh", "--runs", str(tmp_path), "--docs", str(tmp_path),
+                           "no_such_entry"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.split("entries: ")[1].split() == entries()
+
+
 @pytest.mark.slow
 def test_every_quick_variant_runs_and_fills_the_notes(tmp_path):
     notes = tmp_path / "NOTES.md"
