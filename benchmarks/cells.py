@@ -8,6 +8,7 @@ when torch is importable (it is not a dependency), to ``torch.nn.LSTM`` /
 
     python benchmarks/cells.py              # batch 32, hidden {10, 128, 512}, T {100 or 200, 1000}
     python benchmarks/cells.py --quick      # hidden 128, T 100 only
+    python benchmarks/cells.py --out DIR    # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import optax
+import tables
 from flax import nnx
 from timing import best_time
 
@@ -132,6 +134,7 @@ def _record(name: str, hidden: int, length: int, seconds: float) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args()
     shapes = [(128, 100)] if args.quick else [(10, 200), (128, 100), (128, 1000), (512, 100), (512, 1000)]
     records, torch_version = [], None
@@ -149,20 +152,18 @@ def main():
             for baseline in baselines:
                 if baseline in timed:
                     record["speed_vs_" + baseline] = round(timed[baseline] / timed[record["impl"]], 3)
-    print(
-        json.dumps(
-            {
-                "benchmark": "cells train step (fwd+bwd+adam)",
-                "backend": jax.default_backend(),
-                "device": str(jax.devices()[0].device_kind),
-                "cpu": platform.processor() or platform.machine(),
-                "jax": jax.__version__,
-                "torch": torch_version,
-                "results": [r for r, _ in records],
-            },
-            indent=1,
-        )
-    )
+    report = {
+        "benchmark": "cells train step (fwd+bwd+adam)",
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+        "cpu": platform.processor() or platform.machine(),
+        "jax": jax.__version__,
+        "torch": torch_version,
+        "results": [r for r, _ in records],
+    }
+    print(json.dumps(report, indent=1))
+    if args.out:
+        tables.write_report(report, args.out)
 
 
 if __name__ == "__main__":

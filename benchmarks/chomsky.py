@@ -17,6 +17,7 @@ Prints JSON with three parts:
 
     python benchmarks/chomsky.py                 # paper shapes; evaluation 1..500 x 512; 10,000-step runs
     python benchmarks/chomsky.py --quick         # CPU-sized: evaluation 1..100 x 64, 300-step runs of hidden 64 (x 30)
+    python benchmarks/chomsky.py --out DIR       # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 
 import jax
 import numpy as np
+import tables
 from timing import best_time
 
 from rnnjax.compilation import compilations
@@ -109,6 +111,7 @@ def whole_run(model: str, hidden: int, steps: int, population: int, n_max: int, 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args(argv)
     out = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
     out["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
@@ -122,6 +125,8 @@ def main(argv=None):
         out["whole_run"] = whole_run("lstm", hidden=256, steps=10_000, population=30, n_max=500, samples=512,
                                      batch=128)
     print(json.dumps(out, indent=2))
+    if args.out:
+        tables.write_report(out, args.out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ unseeded state: the REINFORCE draws add one Gumbel sample per head and step).
     python benchmarks/memory.py                   # T in {64, 128, 512}
     python benchmarks/memory.py --quick           # T = 64
     python benchmarks/memory.py --only ntm tape   # these memories (and the LSTM baseline)
+    python benchmarks/memory.py --out DIR         # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import jax
 import jax.numpy as jnp
 import optax
+import tables
 from timing import best_time, compiled_bytes
 
 import rnnjax
@@ -72,6 +74,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=(), help="memories whose names contain one of these")
     parser.add_argument("--lengths", nargs="*", type=int, default=None, help="T values (default 64 128 512)")
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args()
     records = []
     for length in args.lengths or ((64,) if args.quick else (64, 128, 512)):
@@ -82,8 +85,11 @@ def main():
                 "tokens_per_s": round(BATCH * length / seconds), "speed_vs_lstm": round(timed["lstm"][0] / seconds, 3),
                 "compiled_bytes": nbytes,
             })
-    print(json.dumps({"benchmark": "memory-augmented LSTM train step", "backend": jax.default_backend(),
-                      "jax": jax.__version__, "results": records}, indent=1))
+    report = {"benchmark": "memory-augmented LSTM train step", "backend": jax.default_backend(),
+              "jax": jax.__version__, "results": records}
+    print(json.dumps(report, indent=1))
+    if args.out:
+        tables.write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ sizes of each step, no padding), when torch is installed.
 
     python benchmarks/nondeterministic_stack.py            # n in {32, 64, 128}
     python benchmarks/nondeterministic_stack.py --quick    # n = 32
+    python benchmarks/nondeterministic_stack.py --out DIR  # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import tables
 from timing import best_time, compiled_bytes
 
 import rnnjax
@@ -136,6 +138,7 @@ def torch_rns_seconds(n: int) -> float | None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args()
     records = []
     for n in (32,) if args.quick else (32, 64, 128):
@@ -153,9 +156,11 @@ def main():
                 record["speedup_vs_torch"] = round(torch_seconds / seconds, 2)
             records.append(record)
             print(json.dumps(record), flush=True)
-    print(json.dumps({"benchmark": "RNS-RNN train step (fwd+bwd)", "backend": jax.default_backend(),
-                      "device": str(jax.devices()[0]), "jax": jax.__version__, "Q": Q, "S": S,
-                      "results": records}, indent=1))
+    report = {"benchmark": "RNS-RNN train step (fwd+bwd)", "backend": jax.default_backend(),
+              "device": str(jax.devices()[0]), "jax": jax.__version__, "Q": Q, "S": S, "results": records}
+    print(json.dumps(report, indent=1))
+    if args.out:
+        tables.write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ same width for the QRNN layer.
     python benchmarks/qrnn.py                 # batch {8, 32, 128} x T {128, 512, 2048, 8192}, H 256
     python benchmarks/qrnn.py --quick         # batch {8, 32} x T {128, 512}
     python benchmarks/qrnn.py --hidden 128 --layer-max-tokens 300000
+    python benchmarks/qrnn.py --out DIR       # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 
 import jax
 import jax.numpy as jnp
+import tables
 from timing import best_time
 
 import rnnjax
@@ -84,6 +86,7 @@ def main():
         "--layer-max-tokens", type=int, default=None,
         help="skip layer comparisons with batch*T above this (CPU time); default: no limit",
     )
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args()
     batches, lengths = ((8, 32), (128, 512)) if args.quick else ((8, 32, 128), (128, 512, 2048, 8192))
     records, skipped = [], []
@@ -94,11 +97,14 @@ def main():
                 records += layer_records(batch, length, args.hidden)
             else:
                 skipped.append({"batch": batch, "T": length})
-    print(json.dumps({
+    report = {
         "benchmark": "qrnn recurrence and layer", "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind), "cpu": platform.processor() or platform.machine(),
         "jax": jax.__version__, "layer_shapes_skipped": skipped, "results": records,
-    }, indent=1))
+    }
+    print(json.dumps(report, indent=1))
+    if args.out:
+        tables.write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Prints JSON with two parts:
 
     python benchmarks/throughput.py            # populations 1, 8, 64 x K 1, 16, 64 x 1 and all devices; main job
     python benchmarks/throughput.py --quick    # populations 1, 8 x K 1, 16; no main job
+    python benchmarks/throughput.py --out DIR  # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import tables
 
 WORKER = """
 import json, sys
@@ -123,6 +126,7 @@ def main_job() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args()
     from rnnjax.devices import cpu_cores
 
@@ -135,6 +139,8 @@ def main() -> None:
     if not args.quick:
         report["main_job"] = main_job()
     print(json.dumps(report, indent=2))
+    if args.out:
+        tables.write_report(report, args.out)
 
 
 if __name__ == "__main__":

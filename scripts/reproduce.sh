@@ -68,6 +68,8 @@ entry transduction_grefenstette "rnnjax train --experiment transduction --arms r
                        "$short"  # 28 min; Grefenstette et al.'s recipe at lr 1e-3
 entry transduction_grefenstette_copy "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.0005 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
                        "$short"  # 19 min; the deque on copy at the grid's next learning rate
+entry transduction_deque_queue_start "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.001 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1 --deque-start queue" \
+                       "$short"  # the deque started as a queue
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "$cfl_short"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min
@@ -75,6 +77,14 @@ entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal
 entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
                        "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
+# the benchmark tables of the notes (each script's --out writes benchmark.json and table.md)
+entry bench_cells      "python benchmarks/cells.py"                                "--quick"  # 5 min
+entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
+entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min
+entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
+entry bench_memory     "python benchmarks/memory.py"                               "--quick"  # 3 min
+entry bench_memory_ntm "python benchmarks/memory.py --only ntm tape --lengths 512" "--quick --lengths 64"  # 2 min
+entry bench_nondeterministic_stack "python benchmarks/nondeterministic_stack.py"   "--quick"  # 6 min
 
 if ((${#names[@]} == 0)); then names=("${ORDER[@]}"); fi
 for name in "${names[@]}"; do
@@ -94,7 +104,7 @@ for name in "${names[@]}"; do
   # the experiment's folder (the one report.html is in), or the script's output folder
   report_dir="$(dirname "$(find "$out" -name report.html -not -path '*/.checkpoints/*' | head -n1)" 2>/dev/null || true)"
   [[ -n "$report_dir" && "$report_dir" != "." ]] || report_dir="$out"
-  (cd "$report_dir" && find . \( -name '*.md' -o -name '*.png' -o -name report.html \) -not -path './*/seed*' \
+  (cd "$report_dir" && find . \( -name '*.md' -o -name '*.png' -o -name report.html -o -name benchmark.json \) -not -path './*/seed*' \
       -not -path './.checkpoints/*' -exec cp --parents {} "$docs/$name/" \;)
   printf '`%s` (commit %s, %s, %d s)\n' "${COMMAND[$name]}$( ((quick)) && echo " ${QUICK[$name]}")" "$commit" \
       "$(date -u +%Y-%m-%d)" "$seconds" > "$docs/$name/SOURCE"

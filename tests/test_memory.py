@@ -299,3 +299,23 @@ def test_stack_rnn_variant_pushes_linear_values_reads_the_top_and_starts_empty()
     np.testing.assert_allclose(_run(mem, jnp.asarray(actions, jnp.float32)), np.array(expected), atol=1e-6)
     with pytest.raises(ValueError, match="push must be 'sigmoid' or 'linear'"):
         memory.superposition_stack(WIDTH, push="tanh")
+
+
+@pytest.mark.parametrize("start", ["symmetric", "queue"])
+def test_deque_start_decides_whether_the_bottom_read_starts_on_the_oldest_top_push(start):
+    """With the controller's weights at zero the actions are the initial biases; the
+    values pushed on top are one-hot in time, so the bottom read's entries are the
+    weights it gives each top push."""
+    steps = 12
+    mem = memory.deque(steps, start=start)
+    bias = jnp.asarray(mem.action_bias[:4])
+    top_values = BIG * jnp.eye(steps)  # tanh -> one-hot rows; the bottom pushes value 0
+    actions = jnp.concatenate([jnp.broadcast_to(bias, (steps, 4)), top_values, jnp.zeros((steps, steps))], axis=1)
+    weights = np.asarray(_run(mem, actions, capacity=steps)[-1, steps:])
+    if start == "symmetric":
+        assert weights.sum() < 1e-3, "the bottom read sees only the bottom's own pushes"
+    else:
+        assert weights.sum() > 0.9 and weights[-3:].sum() < 1e-6, \
+            "as a queue's, the bottom read sees the oldest rows left, not the newest"
+    with pytest.raises(ValueError, match="deque start must be one of"):
+        memory.deque(4, start="stack")

@@ -18,8 +18,9 @@ from rnnjax.memory.tape import tape
 from rnnjax.registry import Registry
 
 MEMORIES: Registry[Memory] = Registry("memory")
-for _name, _build in {"stack": stack, "queue": queue, "deque": deque}.items():
+for _name, _build in {"stack": stack, "queue": queue}.items():
     MEMORIES.register(_name, _build, options={"memory_width": "width"})
+MEMORIES.register("deque", deque, options={"memory_width": "width", "deque_start": "start"})
 MEMORIES.register("superposition", superposition_stack, options={
     "memory_width": "width", "stack_depth": "depth", "stack_read_top": "read_top", "stack_empty": "empty",
     "stack_push": "push"})

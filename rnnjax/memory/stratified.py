@@ -84,14 +84,29 @@ def queue(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
     return _one_ended("queue", width, False, pop_bias)
 
 
-def deque(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
+DEQUE_STARTS = {
+    "symmetric": lambda pop_bias: (0.0, pop_bias, 0.0, pop_bias),
+    "queue": lambda pop_bias: (0.0, -3.0, -3.0, pop_bias),
+}
+"""Initial biases of (push top, pop top, push bottom, pop bottom) given the pop bias."""
+
+
+def deque(width: int = 8, *, pop_bias: float = -1.0, start: str = "symmetric") -> Memory:
     """Neural deque: push, pop and read at both ends; reads are ``[top, bottom]``.
 
     Actions: push top, pop top, push bottom, pop bottom (sigmoids), value for
     the top, value for the bottom (tanh, ``[width]`` each). The buffer holds
     ``2 * capacity`` rows: the top grows up from the middle, the bottom down.
+
+    ``start`` sets the initial action biases. ``"symmetric"`` (Grefenstette et al.):
+    push 0 and pop ``pop_bias`` at both ends, so each read starts on the newest rows
+    of its own end. ``"queue"``: the top's pop and the bottom's push start nearly off
+    (bias -3), so the deque starts as a queue (push on top, pop and read the oldest
+    rows at the bottom); every bias stays trainable.
     """
     _check(width)
+    if start not in DEQUE_STARTS:
+        raise ValueError(f"deque start must be one of {sorted(DEQUE_STARTS)}, got {start!r}")
 
     def init(capacity, dtype=jnp.float32):
         return (
@@ -114,5 +129,5 @@ def deque(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
         values, s, _, _ = state
         return jnp.concatenate([read(s, values, True), read(s, values, False)])
 
-    bias = (0.0, pop_bias, 0.0, pop_bias) + (0.0,) * (2 * width)
+    bias = DEQUE_STARTS[start](pop_bias) + (0.0,) * (2 * width)
     return Memory(f"deque({width})", 2 * width, 4 + 2 * width, init, update, read_fn, bias)
