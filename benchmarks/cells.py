@@ -14,7 +14,6 @@ when torch is importable (it is not a dependency), to ``torch.nn.LSTM`` /
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import subprocess
 import sys
@@ -161,9 +160,7 @@ def main():
         "torch": torch_version,
         "results": [r for r, _ in records],
     }
-    print(json.dumps(report, indent=1))
-    if args.out:
-        tables.write_report(report, args.out)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Prints JSON with three parts:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import jax
@@ -113,20 +112,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
     parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
     args = parser.parse_args(argv)
-    out = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
-    out["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
-    for figures in out["train_step"].values():
+    report = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
+    report["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
+    for figures in report["train_step"].values():
         figures["speedup_vs_haiku"] = figures["haiku_ms"] / figures["ms"] if figures["haiku_ms"] else None
     if args.quick:
-        out["evaluation"] = evaluation(hidden=64, n_max=100, samples=64)
-        out["whole_run"] = whole_run("lstm", hidden=64, steps=300, population=30, n_max=100, samples=64, batch=32)
+        report["evaluation"] = evaluation(hidden=64, n_max=100, samples=64)
+        report["whole_run"] = whole_run("lstm", hidden=64, steps=300, population=30, n_max=100, samples=64, batch=32)
     else:
-        out["evaluation"] = evaluation(hidden=256, n_max=500, samples=512)
-        out["whole_run"] = whole_run("lstm", hidden=256, steps=10_000, population=30, n_max=500, samples=512,
-                                     batch=128)
-    print(json.dumps(out, indent=2))
-    if args.out:
-        tables.write_report(out, args.out)
+        report["evaluation"] = evaluation(hidden=256, n_max=500, samples=512)
+        report["whole_run"] = whole_run("lstm", hidden=256, steps=10_000, population=30, n_max=500, samples=512,
+                                        batch=128)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

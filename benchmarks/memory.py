@@ -17,7 +17,6 @@ unseeded state: the REINFORCE draws add one Gumbel sample per head and step).
 from __future__ import annotations
 
 import argparse
-import json
 
 import jax
 import jax.numpy as jnp
@@ -87,9 +86,7 @@ def main():
             })
     report = {"benchmark": "memory-augmented LSTM train step", "backend": jax.default_backend(),
               "jax": jax.__version__, "results": records}
-    print(json.dumps(report, indent=1))
-    if args.out:
-        tables.write_report(report, args.out)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

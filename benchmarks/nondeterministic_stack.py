@@ -158,9 +158,7 @@ def main():
             print(json.dumps(record), flush=True)
     report = {"benchmark": "RNS-RNN train step (fwd+bwd)", "backend": jax.default_backend(),
               "device": str(jax.devices()[0]), "jax": jax.__version__, "Q": Q, "S": S, "results": records}
-    print(json.dumps(report, indent=1))
-    if args.out:
-        tables.write_report(report, args.out)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

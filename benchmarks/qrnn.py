@@ -14,7 +14,6 @@ same width for the QRNN layer.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 
 import jax
@@ -102,9 +101,7 @@ def main():
         "device": str(jax.devices()[0].device_kind), "cpu": platform.processor() or platform.machine(),
         "jax": jax.__version__, "layer_shapes_skipped": skipped, "results": records,
     }
-    print(json.dumps(report, indent=1))
-    if args.out:
-        tables.write_report(report, args.out)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -275,6 +275,14 @@ def write_report(report: dict, directory: str | Path) -> Path:
     return directory
 
 
+def publish(report: dict, out: str | Path | None) -> None:
+    """What every benchmark script ends with: prints the report as JSON and, given ``out``,
+    writes it and its table there (``write_report``)."""
+    print(json.dumps(report, indent=1))
+    if out:
+        write_report(report, out)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)

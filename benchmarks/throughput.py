@@ -138,9 +138,7 @@ def main() -> None:
     }
     if not args.quick:
         report["main_job"] = main_job()
-    print(json.dumps(report, indent=2))
-    if args.out:
-        tables.write_report(report, args.out)
+    tables.publish(report, args.out)
 
 
 if __name__ == "__main__":

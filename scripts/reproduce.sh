@@ -68,8 +68,8 @@ entry transduction_grefenstette "rnnjax train --experiment transduction --arms r
                        "$short"  # 28 min; Grefenstette et al.'s recipe at lr 1e-3
 entry transduction_grefenstette_copy "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.0005 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1" \
                        "$short"  # 19 min; the deque on copy at the grid's next learning rate
-entry transduction_deque_queue_start "rnnjax train --experiment transduction --arms copy-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.001 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1 --deque-start queue" \
-                       "$short"  # the deque started as a queue
+entry transduction_deque_queue_start "rnnjax train --experiment transduction --arms copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 2000 --optimizer rmsprop --learning-rate 0.001 --hidden 256 --memory-width 256 --embedding-dim 64 --batch-size 10 --clip-norm 1 --deque-start queue" \
+                       "$short"  # 25 min; the deque started as a queue
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "$cfl_short"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min

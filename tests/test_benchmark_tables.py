@@ -183,6 +183,15 @@ def test_an_unknown_report_raises_naming_its_keys():
         tables.render({"benchmark": "something else", "results": []})
 
 
+def test_publish_prints_the_json_and_writes_the_report_only_given_a_directory(tmp_path, capsys):
+    report = {"populations": [{"population": 1, "steps_per_call": 1, "devices": 1, "member_steps_per_s": 244.78,
+                               "vs_baseline": 1.0}]}
+    tables.publish(report, None)
+    assert json.loads(capsys.readouterr().out) == report and not list(tmp_path.iterdir())
+    tables.publish(report, tmp_path)
+    assert json.loads(capsys.readouterr().out) == report and (tmp_path / "table.md").exists()
+
+
 def test_write_report_writes_the_json_and_the_table(tmp_path):
     report = {"benchmark": "memory-augmented LSTM train step", "results": [
         {"impl": "lstm", "T": 64, "tokens_per_s": 464469, "speed_vs_lstm": 1.0, "compiled_bytes": 7846456}]}
@@ -206,4 +215,5 @@ def test_the_cli_prints_the_table(tmp_path, capsys):
 @pytest.mark.parametrize("script", ["cells", "qrnn", "chomsky", "throughput", "memory", "nondeterministic_stack"])
 def test_every_benchmark_script_takes_out_and_writes_through_tables(script):
     source = (BENCHMARKS / f"{script}.py").read_text()
-    assert 'add_argument("--out"' in source and "tables.write_report(" in source and "\nimport tables\n" in source
+    assert 'add_argument("--out"' in source and "\nimport tables\n" in source
+    assert "tables.publish(report, args.out)" in source
