@@ -63,14 +63,16 @@ def test_report_prints_the_claims_of_the_experiment(tmp_path, capsys):
 
         BASE = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps=10, batch_size=8, num_buckets=1,
                               eval_n_max=8, log_every=5)
-        EXPERIMENT = Experiment("claimed", {"lstm": BASE}, seeds=(0,), claims=(
+        EXPERIMENT = Experiment("claimed", {"lstm": BASE, "gru": BASE.replace(cell="gru")}, seeds=(0,), claims=(
             Claim("trains to a finite loss", "-", "lstm", "final_loss", 1e9, higher=False, command="rnnjax train"),
-            Claim("counts to 1000", "n = 1000", "lstm", "largest_correct_n", 1000, command="rnnjax train"),))
+            Claim("counts to 1000", "n = 1000", "lstm", "largest_correct_n", 1000, command="rnnjax train"),
+            Claim("the GRU counts", "n = 1000", "gru", "largest_correct_n", 1000, command="rnnjax train"),))
     """))
-    main(["train", "--experiment", str(path), "--out", str(tmp_path / "out"), "--no-progress"])
+    main(["train", "--experiment", str(path), "--arms", "lstm", "--out", str(tmp_path / "out"), "--no-progress"])
     printed = capsys.readouterr().out
-    assert "Claims" in printed and "| trains to a finite loss | - | median" in printed
-    asked = f"rnnjax train --experiment {path} --no-progress"  # the command that trained the runs, not the default
+    assert "Claims (1 of arms not trained here left out)" in printed and "| trains to a finite loss | - | median" in printed
+    assert "the GRU counts" not in printed, "a claim of an arm that was not trained is left out"
+    asked = f"rnnjax train --experiment {path} --arms lstm --no-progress"  # the command that trained the runs, not the default
     assert (tmp_path / "out" / "claimed" / "command.txt").read_text() == asked + "\n"
     assert printed.count(f"| {asked} |") == 2 and "| rnnjax train |" not in printed
     main(["report", str(tmp_path / "out" / "claimed"), "--experiment", str(path)])

@@ -98,10 +98,12 @@ def write_report(
     spread = "best / median over the sweep" if table.best else "median (min..max) over the seeds that did not diverge"
     sections = [Section(f"Results: {spread}" + ("; the paper's in brackets" if table.reference else ""), rows,
                         columns)]
-    if claims:
-        claim_rows = [verdict(c, runs) for c in claims]
+    claim_rows = [row for row in (verdict(c, runs) for c in claims) if row["verdict"] != "not run"]
+    if claim_rows:  # the claims of the arms trained here; the others are counted in the title
         write_table(claim_rows, COLUMNS, out_dir / "claims")
-        sections.append(Section("Claims", claim_rows, list(COLUMNS)))
+        untrained = len(claims) - len(claim_rows)
+        sections.append(Section("Claims" + (f" ({untrained} of arms not trained here left out)" if untrained else ""),
+                                claim_rows, list(COLUMNS)))
     report = Report(name, description, out_dir, tuple(sections), notes, tuple(log.paths), tuple(runs))
     if html:
         (out_dir / "report.html").write_text(html_page.page(report))
