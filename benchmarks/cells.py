@@ -133,7 +133,7 @@ def _record(name: str, hidden: int, length: int, seconds: float) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args()
     shapes = [(128, 100)] if args.quick else [(10, 200), (128, 100), (128, 1000), (512, 100), (512, 1000)]
     records, torch_version = [], None

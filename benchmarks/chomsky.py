@@ -110,7 +110,7 @@ def whole_run(model: str, hidden: int, steps: int, population: int, n_max: int, 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args(argv)
     report = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
     report["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}

@@ -73,7 +73,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=(), help="memories whose names contain one of these")
     parser.add_argument("--lengths", nargs="*", type=int, default=None, help="T values (default 64 128 512)")
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args()
     records = []
     for length in args.lengths or ((64,) if args.quick else (64, 128, 512)):

@@ -138,7 +138,7 @@ def torch_rns_seconds(n: int) -> float | None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args()
     records = []
     for n in (32,) if args.quick else (32, 64, 128):

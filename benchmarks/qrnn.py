@@ -85,7 +85,7 @@ def main():
         "--layer-max-tokens", type=int, default=None,
         help="skip layer comparisons with batch*T above this (CPU time); default: no limit",
     )
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args()
     batches, lengths = ((8, 32), (128, 512)) if args.quick else ((8, 32, 128), (128, 512, 2048, 8192))
     records, skipped = [], []

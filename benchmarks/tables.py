@@ -8,15 +8,18 @@ benchmark run regenerates its table.
     python benchmarks/tables.py RESULT.json     # prints the table of a saved report
 
 Scripts run as ``python benchmarks/<name>.py``, so this module is imported as
-``tables`` from the scripts' own directory. It imports neither JAX nor rnnjax.
+``tables`` from the scripts' own directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from rnnjax.eval import tables as report_tables
 
 MISSING = "-"
 """The cell of a measurement the report does not hold."""
@@ -59,11 +62,9 @@ def size(nbytes: int, unit: str = "MB") -> str:
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    """A markdown table: the header row, the separator, one line per row."""
+    """A markdown table of rows of cells under ``header`` (the reports' tables, ``rnnjax.eval.tables``)."""
     header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return report_tables.markdown_table([dict(zip(header, row)) for row in rows], header) + "\n"
 
 
 def unique(values: Iterable) -> list:
@@ -273,6 +274,11 @@ def write_report(report: dict, directory: str | Path) -> Path:
     (directory / "benchmark.json").write_text(json.dumps(report, indent=1) + "\n")
     (directory / "table.md").write_text(table)
     return directory
+
+
+def add_out_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--out DIR`` option every benchmark script takes (see ``publish``)."""
+    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
 
 
 def publish(report: dict, out: str | Path | None) -> None:

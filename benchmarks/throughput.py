@@ -126,7 +126,7 @@ def main_job() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", metavar="DIR", help="also write DIR/benchmark.json and DIR/table.md")
+    tables.add_out_option(parser)
     args = parser.parse_args()
     from rnnjax.devices import cpu_cores
 

@@ -215,5 +215,5 @@ def test_the_cli_prints_the_table(tmp_path, capsys):
 @pytest.mark.parametrize("script", ["cells", "qrnn", "chomsky", "throughput", "memory", "nondeterministic_stack"])
 def test_every_benchmark_script_takes_out_and_writes_through_tables(script):
     source = (BENCHMARKS / f"{script}.py").read_text()
-    assert 'add_argument("--out"' in source and "\nimport tables\n" in source
+    assert "tables.add_out_option(parser)" in source and "\nimport tables\n" in source
     assert "tables.publish(report, args.out)" in source
