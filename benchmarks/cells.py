@@ -8,12 +8,14 @@ when torch is importable (it is not a dependency), to ``torch.nn.LSTM`` /
 
     python benchmarks/cells.py              # batch 32, hidden {10, 128, 512}, T {100 or 200, 1000}
     python benchmarks/cells.py --quick      # hidden 128, T 100 only
+    python benchmarks/cells.py --shapes 10x200 128x1000   # hidden x T
     python benchmarks/cells.py --out DIR    # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import subprocess
 import sys
@@ -68,17 +70,21 @@ def time_train_step(loss, params, hidden, length, min_seconds=2.0, max_reps=20):
 TORCH_STEP = """
 import sys, time
 import torch
-kind, hidden, length, batch, min_seconds, max_reps = sys.argv[1], *map(float, sys.argv[2:])
+kind, hidden, length, batch, min_seconds, max_reps = sys.argv[1], *map(float, sys.argv[2:7])
 hidden, length, batch, max_reps = int(hidden), int(length), int(batch), int(max_reps)
+use_cuda = sys.argv[7] == "gpu" and torch.cuda.is_available()
+device = "cuda" if use_cuda else "cpu"
 torch.manual_seed(0)
-model = getattr(torch.nn, kind)(hidden, hidden, batch_first=True)
+model = getattr(torch.nn, kind)(hidden, hidden, batch_first=True).to(device)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-xs = torch.randn(batch, length, hidden)
+xs = torch.randn(batch, length, hidden, device=device)
 
 def step():
     optimizer.zero_grad()
     model(xs)[0].pow(2).mean().backward()
     optimizer.step()
+    if use_cuda:
+        torch.cuda.synchronize()
 
 step()
 times = []
@@ -86,7 +92,8 @@ while len(times) < 2 or (sum(times) < min_seconds and len(times) < max_reps):
     start = time.perf_counter()
     step()
     times.append(time.perf_counter() - start)
-print("SECONDS", min(times), torch.__version__, torch.get_num_threads())
+where = "cudnn" if use_cuda else f"{torch.get_num_threads()}_threads"
+print("SECONDS", min(times), torch.__version__, where)
 """
 """One torch train step (batch first, same loss, Adam), timed in its own process: torch's
 idle OpenMP threads spin and would slow the JAX timings that follow in a shared one."""
@@ -95,13 +102,13 @@ idle OpenMP threads spin and would slow the JAX timings that follow in a shared 
 def torch_step_seconds(kind: str, hidden: int, length: int, min_seconds: float = 2.0, max_reps: int = 20):
     """``(seconds of the fastest train step of torch.nn.LSTM/GRU, torch version)``, or None without torch."""
     done = subprocess.run([sys.executable, "-c", TORCH_STEP, kind, str(hidden), str(length), str(BATCH),
-                           str(min_seconds), str(max_reps)], capture_output=True, text=True)
+                           str(min_seconds), str(max_reps), jax.default_backend()], capture_output=True, text=True)
     if done.returncode != 0:
         if "No module named 'torch'" in done.stderr:
             return None
         raise RuntimeError(done.stderr[-2000:])
-    _, seconds, version, threads = done.stdout.split()
-    return float(seconds), f"{version} ({threads} threads)"
+    _, seconds, version, where = done.stdout.split()
+    return float(seconds), f"{version} ({where.replace('_', ' ')})"
 
 
 TORCH = {"torch.nn.LSTM": "LSTM", "torch.nn.GRU": "GRU"}
@@ -132,21 +139,26 @@ def _record(name: str, hidden: int, length: int, seconds: float) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="hidden 128, T 100 only")
+    parser.add_argument("--shapes", nargs="+", metavar="HxT", help="hidden x T pairs, e.g. 10x200 128x1000")
     tables.add_out_option(parser)
     args = parser.parse_args()
     shapes = [(128, 100)] if args.quick else [(10, 200), (128, 100), (128, 1000), (512, 100), (512, 1000)]
+    if args.shapes:
+        shapes = [tuple(int(v) for v in shape.lower().split("x")) for shape in args.shapes]
     records, torch_version = [], None
     for hidden, length in shapes:
         timed = {}
         for name, (loss, params, baselines) in candidates(hidden).items():
             timed[name] = time_train_step(loss, params, hidden, length)
             records.append((_record(name, hidden, length, timed[name]), baselines))
+            print(json.dumps(records[-1][0]), file=sys.stderr, flush=True)
         for name, kind in TORCH.items():
             measured = torch_step_seconds(kind, hidden, length)
             if measured is not None:
                 timed[name], torch_version = measured
                 records.append((_record(name, hidden, length, timed[name]), ()))
+                print(json.dumps(records[-1][0]), file=sys.stderr, flush=True)
         for record, baselines in records[-len(timed) :]:
             for baseline in baselines:
                 if baseline in timed:

@@ -165,7 +165,7 @@ def chomsky_table(report: dict) -> str:
 def throughput_table(report: dict) -> str:
     """``benchmarks/throughput.py``: member-steps/s per population and (K, devices), relative to one
     member at K = 1 on one device; then the main job's wall times when the report has them."""
-    rows = report["populations"]
+    rows = report.get("populations", [])
     setups = unique((r["devices"], r["steps_per_call"]) for r in rows)
     by_setup = {(r["population"], r["devices"], r["steps_per_call"]): r for r in rows}
 
@@ -175,13 +175,14 @@ def throughput_table(report: dict) -> str:
     table = markdown_table(
         ["population", *(f"K={k}, {plural(devices, 'device')}" for devices, k in setups)],
         ([str(population), *(cell(by_setup.get((population, *setup))) for setup in setups)]
-         for population in unique(r["population"] for r in rows)))
+         for population in unique(r["population"] for r in rows))) if rows else ""
     job = report.get("main_job")
     if not job:
         return table
     runs = markdown_table(["main job", "wall time", "programs compiled", "XLA compilation"], (
-        [name.replace("_", " "), duration(job[name]["wall_s"]), str(job[name]["compilations"]),
-         duration(job[name]["compile_s"])] for name in ("from_scratch", "warm_cache") if name in job))
+        [name.replace("_", " "), duration(job[name]["wall_s"]), str(job[name].get("compilations", MISSING)),
+         duration(job[name]["compile_s"]) if "compile_s" in job[name] else MISSING]
+        for name in ("from_scratch", "warm_cache") if name in job))
     same = "the same" if job.get("same_table") else "different"
     return table + "\nMain job (`rnnjax train --experiment counting`):\n\n" + runs + f"\nResult tables: {same}.\n"
 
@@ -244,6 +245,7 @@ BY_NAME: dict[str, Callable[[dict], str]] = {
     "qrnn recurrence and layer": qrnn_table,
     "memory-augmented LSTM train step": memory_table,
     "RNS-RNN train step (fwd+bwd)": nondeterministic_stack_table,
+    "training throughput": throughput_table,
 }
 """The renderer of each report's ``benchmark`` name."""
 
@@ -251,7 +253,7 @@ BY_KEY: dict[str, Callable[[dict], str]] = {
     "train_step": chomsky_table,
     "populations": throughput_table,
 }
-"""The renderer of the reports that carry no ``benchmark`` name, by a key only they have."""
+"""The renderer of the reports that carry no ``benchmark`` name (older JSON), by a key only they have."""
 
 
 def render(report: dict) -> str:

@@ -14,6 +14,8 @@ Prints JSON with two parts:
 
     python benchmarks/throughput.py            # populations 1, 8, 64 x K 1, 16, 64 x 1 and all devices; main job
     python benchmarks/throughput.py --quick    # populations 1, 8 x K 1, 16; no main job
+    python benchmarks/throughput.py --populations 1 8 64 256 --steps-per-call 1 16 64 --no-main-job
+    python benchmarks/throughput.py --main-job-only
     python benchmarks/throughput.py --out DIR  # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
@@ -89,15 +91,16 @@ def measure_populations(populations: list[int], steps_per_call: list[int]) -> li
 
 def _result(done: subprocess.CompletedProcess) -> dict | list:
     if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
+        raise RuntimeError((done.stderr or "see the worker's output above")[-3000:])
     return json.loads(done.stdout.split("RESULT", 1)[1])
 
 
 def populations_table(populations: list[int], steps_per_call: list[int], device_counts: list[int]) -> list[dict]:
     rows = []
     for devices in device_counts:
+        # the worker's stderr (one JSON line per row, as measured) passes through
         done = subprocess.run([sys.executable, "-c", WORKER, str(devices), str(Path(__file__).parent),
-                               json.dumps(populations), json.dumps(steps_per_call)], capture_output=True, text=True)
+                               json.dumps(populations), json.dumps(steps_per_call)], stdout=subprocess.PIPE, text=True)
         rows += _result(done)
     base = next(r for r in rows if (r["population"], r["steps_per_call"], r["devices"]) == (1, 1, 1))
     for r in rows:
@@ -125,18 +128,34 @@ def main_job() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="populations 1, 8 x K 1, 16; no main job")
+    parser.add_argument("--populations", type=int, nargs="+", help="population sizes (default 1 8 64)")
+    parser.add_argument("--steps-per-call", type=int, nargs="+", help="values of K (default 1 16 64)")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--no-main-job", action="store_true", help="skip the main job's wall times")
+    parts.add_argument("--main-job-only", action="store_true", help="only the main job's wall times")
     tables.add_out_option(parser)
     args = parser.parse_args()
+    import jax
+
     from rnnjax.devices import cpu_cores
 
     populations, steps_per_call = ([1, 8], [1, 16]) if args.quick else ([1, 8, 64], [1, 16, 64])
+    backend = jax.default_backend()
+    # one device per core is a CPU layout; an accelerator's devices are what they are
+    device_counts = sorted({1, cpu_cores()}) if backend == "cpu" else [1]
     report = {
+        "benchmark": "training throughput",
         "config": "counting lstm_anbn: LSTM hidden 10, embedding 3, batch 32, anbn n<100, 4 buckets",
+        "backend": backend,
+        "device": jax.devices()[0].device_kind,
+        "jax": jax.__version__,
         "cores": cpu_cores(),
-        "populations": populations_table(populations, steps_per_call, sorted({1, cpu_cores()})),
     }
-    if not args.quick:
+    if not args.main_job_only:
+        report["populations"] = populations_table(args.populations or populations,
+                                                  args.steps_per_call or steps_per_call, device_counts)
+    if not (args.quick or args.no_main_job):
         report["main_job"] = main_job()
     tables.publish(report, args.out)
 

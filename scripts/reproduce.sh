@@ -77,7 +77,8 @@ entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal
 entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
                        "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
-# the benchmark tables of the notes (each script's --out writes benchmark.json and table.md)
+# the benchmark tables of the notes (each script's --out writes benchmark.json and table.md);
+# docs/results/*_gpu come from benchmarks/gpu.sh on a lent GPU, not from an entry here
 entry bench_cells      "python benchmarks/cells.py"                                "--quick"  # 5 min
 entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
 entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min

@@ -159,8 +159,13 @@ HAND_HEADERS = {
                                      "| PyTorch eager |"],
     # the notes' table also held an earlier run and the goals, which the JSON does not: these columns are the JSON's
     "bench_chomsky": ["| model | ms | Haiku ms | speed vs Haiku |", "| measured | ours | one at a time | speed-up |"],
+    # measured on a lent GPU (benchmarks/gpu.sh), never hand-made
+    "bench_cells_gpu": ["| implementation | H10 T200 | H128 T100 | H512 T1000 |"],
+    "bench_throughput_gpu": ["| population | K=1, 1 device | K=16, 1 device | K=64, 1 device |",
+                             "| main job | wall time | programs compiled | XLA compilation |"],
 }
-"""The header rows of the notes' hand-made tables (the throughput main job's figures were prose there)."""
+"""The header rows of the notes' tables (the CPU ones were hand-made before; the throughput main job's
+figures were prose there)."""
 
 
 @pytest.mark.parametrize("name", sorted(HAND_HEADERS))
@@ -169,7 +174,8 @@ def test_each_committed_report_renders_the_notes_table_and_its_table_md_is_curre
     table = tables.render(report)
     assert headers(table) == HAND_HEADERS[name]
     assert (DOCS / name / "table.md").read_text() == table, f"regenerate docs/results/{name}/table.md"
-    assert (DOCS / name / "SOURCE").read_text().startswith("`python benchmarks/"), "SOURCE names the command"
+    assert (DOCS / name / "SOURCE").read_text().startswith(("`python benchmarks/", "`bash benchmarks/gpu.sh")), \
+        "SOURCE names the command"
 
 
 def test_every_committed_benchmark_report_has_an_expected_header():
@@ -217,3 +223,12 @@ def test_every_benchmark_script_takes_out_and_writes_through_tables(script):
     source = (BENCHMARKS / f"{script}.py").read_text()
     assert "tables.add_out_option(parser)" in source and "\nimport tables\n" in source
     assert "tables.publish(report, args.out)" in source
+
+
+def test_a_main_job_only_throughput_report_renders_without_populations():
+    report = {"benchmark": "training throughput", "main_job": {
+        "from_scratch": {"wall_s": 130.5}, "warm_cache": {"wall_s": 64.0, "compilations": 0, "compile_s": 1.5},
+        "same_table": True}}
+    table = tables.render(report)
+    assert headers(table) == ["| main job | wall time | programs compiled | XLA compilation |"]
+    assert "| from scratch | 130.5 s | - | - |" in table and "| warm cache | 64.0 s | 0 | 1.50 s |" in table

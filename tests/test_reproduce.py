@@ -40,7 +40,9 @@ def test_every_results_block_of_the_notes_names_an_entry_and_a_file_it_writes():
     blocks = [m["file"].split("/", 1) for m in BLOCK.finditer((REPO / "BUILD_NOTES.md").read_text())]
     assert blocks, "the notes quote no regenerated results"
     for name, file in blocks:
-        assert name in entries(), name
+        # *_gpu: measured by benchmarks/gpu.sh on a lent GPU; committed, with a SOURCE saying so
+        measured_on_gpu = name.endswith("_gpu") and (REPO / "docs" / "results" / name / "SOURCE").exists()
+        assert name in entries() or measured_on_gpu, name
         assert file in ("compact.md", "claims.md", "finite_precision.md", "table.md") or file.endswith(".png"), file
 
 

@@ -204,7 +204,8 @@ def default_hoist() -> bool:
     """Whether the input projection goes in ``project`` on the current backend.
 
     Measured with ``benchmarks/cells.py`` (figures in BUILD_NOTES.md): on XLA:CPU
-    projecting inside ``step`` is faster; on accelerators hoisting is the usual win.
+    projecting inside ``step`` is faster; on an H200 hoisting makes the LSTM and GRU
+    train step 1.07-1.32x faster (hidden 10-512).
     """
     return jax.default_backend() != "cpu"
 
