@@ -58,7 +58,7 @@ def test_every_quick_variant_runs_and_fills_the_notes(tmp_path):
     notes = tmp_path / "NOTES.md"
     notes.write_text("<!-- results: counting/compact.md -->\nold\n<!-- end results -->\n")
     subprocess.run(["bash", "scripts/reproduce.sh", "--quick", "--runs", str(tmp_path / "runs"), "--docs",
-                    str(tmp_path / "docs"), "--notes", str(notes)], cwd=REPO, check=True, timeout=3000)
+                    str(tmp_path / "docs"), "--notes", str(notes)], cwd=REPO, check=True, timeout=5400)
     for name in entries():
         source = (tmp_path / "docs" / name / "SOURCE").read_text()
         assert any(flag in source for flag in ("--steps 4", "--samples 1", "--quick")), source
