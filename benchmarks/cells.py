@@ -147,18 +147,21 @@ def main():
     if args.shapes:
         shapes = [tuple(int(v) for v in shape.lower().split("x")) for shape in args.shapes]
     records, torch_version = [], None
+
+    def add(record: dict, baselines: tuple[str, ...]) -> None:
+        records.append((record, baselines))
+        print(json.dumps(record), file=sys.stderr, flush=True)  # as measured: a run cut short keeps its rows
+
     for hidden, length in shapes:
         timed = {}
         for name, (loss, params, baselines) in candidates(hidden).items():
             timed[name] = time_train_step(loss, params, hidden, length)
-            records.append((_record(name, hidden, length, timed[name]), baselines))
-            print(json.dumps(records[-1][0]), file=sys.stderr, flush=True)
+            add(_record(name, hidden, length, timed[name]), baselines)
         for name, kind in TORCH.items():
             measured = torch_step_seconds(kind, hidden, length)
             if measured is not None:
                 timed[name], torch_version = measured
-                records.append((_record(name, hidden, length, timed[name]), ()))
-                print(json.dumps(records[-1][0]), file=sys.stderr, flush=True)
+                add(_record(name, hidden, length, timed[name]), ())
         for record, baselines in records[-len(timed) :]:
             for baseline in baselines:
                 if baseline in timed:

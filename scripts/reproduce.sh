@@ -75,7 +75,7 @@ entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --ev
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min
 entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 35 min
 entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
-                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 52 min
+                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 29 min
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
 # the benchmark tables of the notes (each script's --out writes benchmark.json and table.md);
 # docs/results/*_gpu come from benchmarks/gpu.sh on a lent GPU, not from an entry here
