@@ -126,3 +126,48 @@ def test_manifests_adopt_matching_programs_and_ignore_stale_ones(tmp_path):
     remove_finished_checkpoints(root)
     assert sorted(p.name for p in root.iterdir()) == ["other_config", "unreadable"]
     assert all(finished_with(m.run_dir, m.config) for m in members)
+
+
+def test_programs_in_threads_save_and_load_finished_runs_without_colliding(tmp_path):
+    """Lanes save finished runs from threads while other lanes checkpoint; overlapping
+    orbax saves used to collide (a FileExistsError on a temporary folder, or a save that
+    hung until orbax's 300 s time-out; 2 of 6 tries of this load before the lock)."""
+    import threading
+
+    import numpy as np
+
+    from rnnjax.train.checkpoint import PopulationCheckpointer
+    from rnnjax.train.runs import save_run
+
+    params = {"w": np.arange(13 * 40, dtype=np.float32).reshape(13, 40), "b": np.ones(40, np.float32)}
+    errors = []
+
+    def save_runs(lane: int) -> None:
+        try:
+            for i in range(60):
+                save_run(tmp_path / f"lane{lane}" / f"run{i}", params, {"run": i})
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def checkpoint() -> None:
+        try:
+            checkpointer = PopulationCheckpointer(tmp_path / "population", every=1, keep=2)
+            for step in range(1, 30):
+                checkpointer.save(step, {"params": params}, [[{"step": step}]])
+            checkpointer.wait()
+            checkpointer.close()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=save_runs, args=(lane,), daemon=True) for lane in range(2)]
+    threads.append(threading.Thread(target=checkpoint, daemon=True))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a save hung"
+    assert not errors, errors
+    runs = find_runs(tmp_path)
+    assert len(runs) == 120
+    for run_dir in runs:
+        assert json.loads((run_dir / "results.json").read_text())["run"] == int(run_dir.name[3:])

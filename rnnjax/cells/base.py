@@ -205,7 +205,7 @@ def default_hoist() -> bool:
 
     Measured with ``benchmarks/cells.py`` (figures in BUILD_NOTES.md): on XLA:CPU
     projecting inside ``step`` is faster; on an H200 hoisting makes the LSTM and GRU
-    train step 1.07-1.32x faster (hidden 10-512).
+    train step 1.07-1.31x faster (hidden 10-512).
     """
     return jax.default_backend() != "cpu"
 

@@ -9,9 +9,11 @@ does from s.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,18 @@ _SAVING = threading.Lock()
 _MANAGERS: weakref.WeakSet = weakref.WeakSet()
 """Every open checkpointer: orbax's asynchronous saves of two managers (programs
 trained at once in threads) must not overlap, or their commits collide."""
+
+
+@contextlib.contextmanager
+def exclusive_orbax() -> Iterator[None]:
+    """Holds orbax for one thread: no population checkpoint is being written, and no
+    other thread starts an orbax save or restore until the block ends. Programs trained
+    at once in threads each save finished runs; two overlapping orbax saves can collide
+    (a ``FileExistsError`` on a temporary folder, or commit futures that never finish)."""
+    with _SAVING:
+        for manager in list(_MANAGERS):
+            manager.wait_until_finished()
+        yield
 
 
 @jax.jit
@@ -50,9 +64,7 @@ class PopulationCheckpointer:
         snapshot = _copy(tree)
         logged = [list(h) for h in histories]  # the caller keeps appending while the write goes on
         args = ocp.args.Composite(state=ocp.args.StandardSave(snapshot), histories=ocp.args.JsonSave(logged))
-        with _SAVING:  # the write goes on in the background; another manager's must have ended
-            for manager in list(_MANAGERS):
-                manager.wait_until_finished()
+        with exclusive_orbax():  # the write goes on in the background, after the block
             self.manager.save(step, args=args)
 
     def restore_latest(self, like: Any, sharding) -> tuple[int, Any, list[list[dict]]] | None:
@@ -65,10 +77,9 @@ class PopulationCheckpointer:
         abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), like)
         for step in sorted(self.manager.all_steps(), reverse=True):
             try:
-                restored = self.manager.restore(
-                    step,
-                    args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), histories=ocp.args.JsonRestore()),
-                )
+                with exclusive_orbax():
+                    restored = self.manager.restore(step, args=ocp.args.Composite(
+                        state=ocp.args.StandardRestore(abstract), histories=ocp.args.JsonRestore()))
             except Exception as e:  # orbax raises many types for unreadable data
                 warnings.warn(
                     f"checkpoint at step {step} is unreadable ({type(e).__name__}: {e}); trying the previous one"

@@ -19,6 +19,7 @@ import orbax.checkpoint as ocp
 
 from rnnjax.tasks import Task
 from rnnjax.train.build import Parts, build
+from rnnjax.train.checkpoint import exclusive_orbax
 from rnnjax.train.config import TrainConfig
 from rnnjax.train.loop import program_key
 
@@ -58,7 +59,7 @@ def save_run(run_dir: Path, params, results: dict, history: Sequence[dict] = ())
     With several processes, every process calls this for every run in the same
     order (orbax synchronises them) with the same host arrays; process 0 writes.
     """
-    with ocp.StandardCheckpointer() as checkpointer:
+    with exclusive_orbax(), ocp.StandardCheckpointer() as checkpointer:  # closing waits for the write
         checkpointer.save(run_dir.absolute() / "params", params, force=True)
     if jax.process_index() != 0:
         return
@@ -95,7 +96,7 @@ def load_run(run_dir: str | Path, parts: Parts | None = None) -> Run:
     cfg = read_config(run_dir)
     parts = parts or build(cfg)
     like = jax.eval_shape(parts.eval_model.init, jax.random.key(0))
-    with ocp.StandardCheckpointer() as checkpointer:
+    with exclusive_orbax(), ocp.StandardCheckpointer() as checkpointer:
         params = checkpointer.restore(run_dir / "params", like)
     results = json.loads((run_dir / "results.json").read_text())
     return Run(run_dir, cfg, parts.task, parts.eval_model, params, results)
