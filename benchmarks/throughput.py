@@ -136,6 +136,8 @@ def main() -> None:
     parts.add_argument("--main-job-only", action="store_true", help="only the main job's wall times")
     tables.add_out_option(parser)
     args = parser.parse_args()
+    # this process only reads the backend; its workers train, each on the same accelerator
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
     from rnnjax.devices import cpu_cores

@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from splice_results import BLOCK, splice  # noqa: E402
+from splice_results import BLOCK, measured_on_gpu, splice  # noqa: E402
 
 
 def entries() -> list[str]:
@@ -40,9 +40,8 @@ def test_every_results_block_of_the_notes_names_an_entry_and_a_file_it_writes():
     blocks = [m["file"].split("/", 1) for m in BLOCK.finditer((REPO / "BUILD_NOTES.md").read_text())]
     assert blocks, "the notes quote no regenerated results"
     for name, file in blocks:
-        # *_gpu: measured by benchmarks/gpu.sh on a lent GPU; committed, with a SOURCE saying so
-        measured_on_gpu = name.endswith("_gpu") and (REPO / "docs" / "results" / name / "SOURCE").exists()
-        assert name in entries() or measured_on_gpu, name
+        committed_from_gpu = measured_on_gpu(name) and (REPO / "docs" / "results" / name / "SOURCE").exists()
+        assert name in entries() or committed_from_gpu, name
         assert file in ("compact.md", "claims.md", "finite_precision.md", "table.md") or file.endswith(".png"), file
 
 

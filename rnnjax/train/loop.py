@@ -303,8 +303,8 @@ def set_up(parts: Parts, cfgs: list[TrainConfig], devices=None, checkpointer: Po
 
 STEPS_PER_CALL = {"cpu": 16, "gpu": 16}
 """Training steps per dispatched program, by backend (measured with ``benchmarks/throughput.py``
-on 2 CPU cores and an H200, figures in BUILD_NOTES.md: K = 16 is the best or within 5% of the best
-in every row of both); other backends: ``DEFAULT_STEPS_PER_CALL``."""
+on 2 CPU cores and an H200, figures in BUILD_NOTES.md: K = 16 is the best for populations, and for
+one member within the run-to-run spread of K = 64); other backends: ``DEFAULT_STEPS_PER_CALL``."""
 DEFAULT_STEPS_PER_CALL = 16
 
 
