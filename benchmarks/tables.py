@@ -187,6 +187,17 @@ def throughput_table(report: dict) -> str:
     return table + "\nMain job (`rnnjax train --experiment counting`):\n\n" + runs + f"\nResult tables: {same}.\n"
 
 
+def population_cost_table(report: dict) -> str:
+    """``benchmarks/population_cost.py``: microseconds per member-timestep of M vmapped members
+    (forward + backward), against one member, the speed-up over one member that cost allows on
+    the report's cores, and the gates' matmul and activations alone (per member-timestep)."""
+    return markdown_table(
+        ["members", "µs per member-timestep", "vs one member", f"ceiling on {plural(report['cores'], 'core')}",
+         "gates' matmul µs", "activations µs"],
+        ([str(r["members"]), f"{r['us_per_member_timestep']:.1f}", ratio(r["cost_vs_one"]), ratio(r["ceiling"]),
+          f"{r['matmul_us']:.2f}", f"{r['activations_us']:.2f}"] for r in report["rows"]))
+
+
 def memory_table(report: dict) -> str:
     """``benchmarks/memory.py``: tokens/s, speed relative to the plain LSTM and compiled bytes of each
     cell; one column per T, or one column per figure when the report has a single T."""
@@ -246,6 +257,7 @@ BY_NAME: dict[str, Callable[[dict], str]] = {
     "memory-augmented LSTM train step": memory_table,
     "RNS-RNN train step (fwd+bwd)": nondeterministic_stack_table,
     "training throughput": throughput_table,
+    "population cost": population_cost_table,
 }
 """The renderer of each report's ``benchmark`` name."""
 

@@ -83,6 +83,7 @@ entry bench_cells      "python benchmarks/cells.py"                             
 entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
 entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min
 entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
+entry bench_population_cost "python benchmarks/population_cost.py"         "--quick"  # 1 min
 entry bench_memory     "python benchmarks/memory.py"                               "--quick"  # 3 min
 entry bench_memory_ntm "python benchmarks/memory.py --only ntm tape --lengths 512" "--quick --lengths 64"  # 2 min
 entry bench_nondeterministic_stack "python benchmarks/nondeterministic_stack.py"   "--quick"  # 6 min

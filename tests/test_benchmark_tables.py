@@ -115,6 +115,18 @@ def test_throughput_table_gives_member_steps_per_setup_and_the_main_job_when_mea
     assert full.endswith("Result tables: the same.\n")
 
 
+def test_population_cost_table_gives_the_cost_per_member_timestep_and_the_ceiling_it_allows():
+    def row(members, us, vs, ceiling):
+        return {"members": members, "us_per_member_timestep": us, "cost_vs_one": vs, "ceiling": ceiling,
+                "matmul_us": 1.234, "activations_us": 0.851}
+
+    report = {"benchmark": "population cost", "cores": 2,
+              "rows": [row(1, 15.04, 1.0, 1.0), row(64, 13.6, 0.904, 2.212)]}
+    table = rows(tables.render(report))
+    assert table[0][3] == "ceiling on 2 cores"
+    assert table[3] == ["64", "13.6", "0.90×", "2.21×", "1.23", "0.85"]
+
+
 def test_memory_table_has_a_column_per_length_or_one_per_figure_for_a_single_length():
     def record(impl, length, rate, speed, nbytes):
         return {"impl": impl, "T": length, "tokens_per_s": rate, "speed_vs_lstm": speed, "compiled_bytes": nbytes}
@@ -152,6 +164,8 @@ HAND_HEADERS = {
     "bench_throughput": ["| population | K=1, 1 device | K=16, 1 device | K=64, 1 device | K=1, 2 devices "
                          "| K=16, 2 devices | K=64, 2 devices |",
                          "| main job | wall time | programs compiled | XLA compilation |"],
+    "bench_population_cost": ["| members | µs per member-timestep | vs one member | ceiling on 2 cores "
+                              "| gates' matmul µs | activations µs |"],
     "bench_memory": ["| cell | T 64 | T 128 | T 512 |"],
     "bench_memory_ntm": ["| cell, T 512 | tokens/s (vs LSTM) | compiled bytes |"],
     "bench_nondeterministic_stack": ["| n | LSTM | growing, recomputed blocks of 16 (default) "
