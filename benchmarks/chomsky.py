@@ -33,8 +33,8 @@ from timing import best_time
 from rnnjax.compilation import compilations
 from rnnjax.eval import evaluate
 from rnnjax.train import build, train, train_population
+from rnnjax.train.experiment import load_experiment
 from rnnjax.train.loop import batch_loss, init_state, make_optimizer, make_train_step, stack_members
-from rnnjax.train.sweep import load_experiment
 
 HAIKU_MS = {"lstm": 207.0, "stack_rnn": 144.0, "tape_rnn": 229.0, "transformer": 710.0}
 """The public code's train step on this CPU at the same shapes (MEASUREMENTS.md)"""

@@ -52,7 +52,7 @@ print("RESULT", json.dumps({"wall_s": time.perf_counter() - start, "compilations
 
 
 def counting_config():
-    from rnnjax.train.sweep import load_experiment
+    from rnnjax.train.experiment import load_experiment
 
     return load_experiment("counting").arms["lstm_anbn"]
 

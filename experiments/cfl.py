@@ -21,7 +21,7 @@ from __future__ import annotations
 from rnnjax.eval.claims import Claim
 from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.train.config import TrainConfig
-from rnnjax.train.sweep import Experiment
+from rnnjax.train.experiment import Experiment
 
 TASKS = ("cfl_marked_reversal", "cfl_unmarked_reversal", "cfl_padded_reversal", "cfl_dyck2", "cfl_hardest_cfl")
 _BASE = TrainConfig.of(

@@ -38,8 +38,8 @@ from rnnjax.eval.plots import save_figure, subplots
 from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.tasks import chomsky
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 LEVELS = {level: tuple(tasks) for level, tasks in chomsky.LEVELS.items()}
 PAPER_MODELS = ("rnn", "stack_rnn", "tape_rnn", "transformer", "lstm")

@@ -26,8 +26,8 @@ from rnnjax.eval.plots import plot_state_traces
 from rnnjax.eval.tables import Table
 from rnnjax.train.build import build_model
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 PLOT_N = 1000
 

@@ -26,7 +26,7 @@ import dataclasses
 from rnnjax.eval.claims import Claim
 from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig
-from rnnjax.train.sweep import Experiment, load_experiment
+from rnnjax.train.experiment import Experiment, load_experiment
 
 EPOCHS = 300
 """Epoch cap (the paper trains 1000-2000); ``--steps`` = epochs x training words changes it."""

@@ -21,8 +21,8 @@ from pathlib import Path
 from rnnjax.eval.plots import plot_training_curves
 from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 _BASE = TrainConfig.of(
     task="marked_reversal", alphabet="ab", n_max=20, hidden=32, embedding_dim=8, learning_rate=0.01,

@@ -27,8 +27,8 @@ from rnnjax.automata.extraction import lstar, model_acceptor, quantise
 from rnnjax.eval.plots import render_dfa
 from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 GRAMMARS = tuple(f"tomita{k}" for k in range(1, 8))
 _BASE = TrainConfig.of(

@@ -31,8 +31,8 @@ from rnnjax.eval.plots import plot_head_weights
 from rnnjax.eval.tables import Table, alive, by_task_and_model
 from rnnjax.tasks.ntm import SIZES
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 TASKS = ("ntm_copy", "ntm_associative_recall", "ntm_repeat_copy", "ntm_priority_sort")
 _BASE = TrainConfig.of(cell="lstm", hidden=64, embedding_dim=0, learning_rate=0.01, batch_size=16, steps=3000,

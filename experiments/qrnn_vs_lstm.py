@@ -22,8 +22,8 @@ import numpy as np
 from rnnjax.eval.plots import save_figure, subplots
 from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 _BASE = TrainConfig.of(
     task="anbn_sigma_star_prefixes", n_min=64, n_max=64, hidden=32, embedding_dim=8, learning_rate=0.01, steps=2000,

@@ -32,8 +32,8 @@ from rnnjax.eval.plots import plot_memory_actions
 from rnnjax.eval.tables import Table, by_task_and_model
 from rnnjax.memory import MEMORIES
 from rnnjax.train.config import TrainConfig
+from rnnjax.train.experiment import Experiment
 from rnnjax.train.runs import Run
-from rnnjax.train.sweep import Experiment
 
 TASKS = ("copy", "reversal", "bigram_flip", "svo_sov", "gender_conjugation")
 _BASE = TrainConfig.of(

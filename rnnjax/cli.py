@@ -133,7 +133,7 @@ def _given(config) -> dict:
 def adhoc_experiment(given: dict):
     """One arm named by its task and model (``anbn-gru``, ``copy-lstm+stack``); the other
     given flags become a one-point grid, so each choice of them gets its own directory."""
-    from rnnjax.train.sweep import Experiment
+    from rnnjax.train.experiment import Experiment
 
     TrainConfig.of(**given)  # every flag applies to this arm
     base = TrainConfig.of(**{k: given[k] for k in CHOICES if k in given})
@@ -144,7 +144,8 @@ def adhoc_experiment(given: dict):
 
 
 def train_command(args, argv: tuple[str, ...] = ()) -> None:
-    from rnnjax.train.sweep import load_experiment, parse_grid, run_experiment
+    from rnnjax.train.experiment import load_experiment, parse_grid
+    from rnnjax.train.sweep import run_experiment
 
     given = _given(args.config)
     if "seed" in given:
@@ -189,7 +190,7 @@ def invocation(argv: Sequence[str]) -> str:
 
 
 def report_command(args, argv: tuple[str, ...] = ()) -> None:
-    from rnnjax.train.sweep import report_directory
+    from rnnjax.eval.report import report_directory
 
     reports = report_directory(args.sweep_dir, args.experiment, args.html)
     print("\n\n".join(f"# {r.name or r.out_dir.name}\n\n{r.text()}" if len(reports) > 1 else r.text()

@@ -15,8 +15,8 @@ from rnnjax.eval import evaluate
 from rnnjax.models import SequenceModel
 from rnnjax.tasks import TASKS, chomsky
 from rnnjax.train import build
+from rnnjax.train.experiment import load_experiment
 from rnnjax.train.loop import stack_members
-from rnnjax.train.sweep import load_experiment
 
 EXPERIMENT = load_experiment("chomsky")
 PAPER_MODELS = ("rnn", "lstm", "stack_rnn", "tape_rnn", "transformer")

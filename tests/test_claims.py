@@ -7,7 +7,7 @@ import pytest
 
 from rnnjax.cli import main
 from rnnjax.eval.claims import Claim, claims_table, verdict
-from rnnjax.train.sweep import load_experiment
+from rnnjax.train.experiment import load_experiment
 
 
 def runs(arm: str, *values, metric="score", diverged=()):
@@ -59,7 +59,7 @@ def test_report_prints_the_claims_of_the_experiment(tmp_path, capsys):
     path.write_text(textwrap.dedent("""
         from rnnjax.eval.claims import Claim
         from rnnjax.train import TrainConfig
-        from rnnjax.train.sweep import Experiment
+        from rnnjax.train.experiment import Experiment
 
         BASE = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps=10, batch_size=8, num_buckets=1,
                               eval_n_max=8, log_every=5)

@@ -11,7 +11,8 @@ import pytest
 from rnnjax.compilation import compilations
 from rnnjax.eval.generalisation import chunk_size, chunks
 from rnnjax.train.build import build
-from rnnjax.train.sweep import load_experiment, run_experiment
+from rnnjax.train.experiment import load_experiment
+from rnnjax.train.sweep import run_experiment
 
 COUNTED_RUN = """
 import sys

@@ -94,7 +94,7 @@ EXPERIMENT = """
     from rnnjax.eval.plots import save_figure, subplots
     from rnnjax.eval.tables import Table
     from rnnjax.train import TrainConfig
-    from rnnjax.train.sweep import Experiment
+    from rnnjax.train.experiment import Experiment
 
     BASE = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps=10, batch_size=8, num_buckets=1,
                           eval_n_max=8, log_every=5)
@@ -121,7 +121,9 @@ def trained(tmp_path_factory):
     for name in ("alpha", "beta"):
         paths.append(root / f"{name}.py")
         paths[-1].write_text(textwrap.dedent(EXPERIMENT.replace("NAME", name)))
-    from rnnjax.train.sweep import load_experiment, report_directory, run_experiment
+    from rnnjax.eval.report import report_directory
+    from rnnjax.train.experiment import load_experiment
+    from rnnjax.train.sweep import run_experiment
 
     _, text = run_experiment(load_experiment(str(paths[0])), root / "runs", progress=False)
     run_experiment(load_experiment(str(paths[1])), root / "runs", arms=("gru",), seeds=(0,), progress=False)

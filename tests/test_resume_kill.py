@@ -12,17 +12,10 @@ from pathlib import Path
 import rnnjax.train.loop
 import rnnjax.train.sweep
 from rnnjax.train import TrainConfig
+from rnnjax.train.experiment import Experiment, expand, load_experiment
+from rnnjax.train.programs import MANIFEST, remove_finished_checkpoints, unfinished_programs, write_manifest
 from rnnjax.train.runs import find_runs, finished_with, write_config
-from rnnjax.train.sweep import (
-    MANIFEST,
-    Experiment,
-    expand,
-    load_experiment,
-    remove_finished_checkpoints,
-    run_experiment,
-    unfinished_programs,
-    write_manifest,
-)
+from rnnjax.train.sweep import run_experiment
 
 TINY = TrainConfig.of(
     task="anbn", cell="lstm", hidden=4, embedding_dim=2, n_max=6, steps=20, batch_size=8, num_buckets=1,
@@ -42,7 +35,8 @@ KILLED_AFTER_FIRST_SAVE = textwrap.dedent(
         os._exit(1)
 
     sweep.save_run = save_then_die
-    sweep.run_experiment(sweep.load_experiment(sys.argv[1]), sys.argv[2], checkpoint_every=5, progress=False)
+    from rnnjax.train.experiment import load_experiment
+    sweep.run_experiment(load_experiment(sys.argv[1]), sys.argv[2], checkpoint_every=5, progress=False)
     """
 )
 
@@ -53,7 +47,7 @@ def _experiment_file(tmp_path: Path) -> Path:
         textwrap.dedent(
             f"""
             from rnnjax.train import TrainConfig
-            from rnnjax.train.sweep import Experiment
+            from rnnjax.train.experiment import Experiment
 
             EXPERIMENT = Experiment("tiny", {{"lstm": TrainConfig.from_json({TINY.to_json()!r})}}, seeds=(0, 1, 2))
             """

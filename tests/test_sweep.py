@@ -20,9 +20,10 @@ import pytest
 from rnnjax.cli import main
 from rnnjax.eval.tables import summarise
 from rnnjax.train import TrainConfig, build
+from rnnjax.train.experiment import Experiment, expand, parse_grid
 from rnnjax.train.loop import member_bytes, member_bytes_bound, train_population
+from rnnjax.train.programs import plan_programs, population_cap
 from rnnjax.train.runs import find_runs, load_run
-from rnnjax.train.sweep import Experiment, expand, parse_grid, plan_programs, population_cap
 
 TINY = TrainConfig.of(
     hidden=4, embedding_dim=2, n_max=6, steps=30, batch_size=8, num_buckets=1, eval_n_max=8, log_every=10
@@ -37,7 +38,7 @@ def _experiment_file(tmp_path: Path, steps: int, log_every: int = 10) -> Path:
         textwrap.dedent(
             f"""
             from rnnjax.train import TrainConfig
-            from rnnjax.train.sweep import Experiment
+            from rnnjax.train.experiment import Experiment
 
             BASE = TrainConfig.of(hidden=4, embedding_dim=2, n_max=6, steps={steps}, batch_size=8,
                                   num_buckets=2, eval_n_max=8, log_every={log_every})

@@ -17,9 +17,10 @@ from rnnjax.tasks import TASKS
 from rnnjax.tasks.language import prefix_counts
 from rnnjax.train import TrainConfig, build
 from rnnjax.train.build import length_buckets
+from rnnjax.train.experiment import Experiment, load_experiment
 from rnnjax.train.loop import bucket_schedule, stack_members, train, train_population
 from rnnjax.train.runs import load_run
-from rnnjax.train.sweep import Experiment, load_experiment, run_experiment
+from rnnjax.train.sweep import run_experiment
 
 DATA = Path(__file__).parent / "data"
 TINY = TrainConfig.of(

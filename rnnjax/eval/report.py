@@ -31,8 +31,12 @@ from rnnjax.eval.tables import (
     summarise,
     write_table,
 )
+from rnnjax.train.experiment import Experiment, load_experiment
+from rnnjax.train.runs import Run, find_runs, load_runs
 
 FILES = ("compact", "runs", "summary", "claims")
+COMMAND_FILE = "command.txt"
+"""the command line that trained an experiment's runs, in its output folder"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,3 +119,52 @@ def write_index(root: str | Path, reports: Sequence[Report]) -> Path:
     path = Path(root) / "index.html"
     path.write_text(html_page.index(Path(root), reports))
     return path
+
+
+def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, html: bool = True) -> Report:
+    """The experiment's measurements, compact table, own report, claims and HTML page
+    (``rnnjax.eval.report``). The claims name the command that trained the runs when
+    ``out_dir`` recorded one, else the experiment's default."""
+    recorded = out_dir / COMMAND_FILE
+    claims = experiment.claims
+    if recorded.exists():
+        claims = tuple(dataclasses.replace(c, command=recorded.read_text().strip()) for c in claims)
+    return write_report(runs, out_dir, name=experiment.name, description=experiment.description,
+                        table=experiment.table, claims=claims, extra=experiment.report,
+                        measure=experiment.measure, html=html)
+
+
+def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:
+    """Reports the finished runs under ``path``: as ``experiment`` (default: the experiment
+    named like the directory, else as plain runs), or, for a runs folder whose
+    subdirectories are experiments' outputs, each of those and an ``index.html`` over them."""
+    path = Path(path)
+    run_dirs = find_runs(path)
+    if not run_dirs:
+        raise FileNotFoundError(f"no finished runs (results.json) under {path}")
+    named = load_experiment(experiment) if experiment else _experiment_named(path.resolve().name)
+    if experiment is None and named is None:
+        parts = [(p, _experiment_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
+        parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc"]
+        if parts:
+            reports = [_report(p, find_runs(p), e, html) for p, e in parts]
+            if html:
+                write_index(path, reports)
+            return reports
+    return [_report(path, run_dirs, named, html)]
+
+
+def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, html: bool) -> Report:
+    runs = load_runs(run_dirs)
+    if experiment is None:
+        return write_report(runs, path, name=path.name, html=html)
+    order = {arm: i for i, arm in enumerate(experiment.arms)}
+    runs.sort(key=lambda r: order.get(r.arm, len(order)))  # as `train` lists them; seeds stay in order
+    return experiment_report(experiment, runs, path, html)
+
+
+def _experiment_named(name: str) -> Experiment | None:
+    try:
+        return load_experiment(name)
+    except ValueError:
+        return None
