@@ -31,9 +31,9 @@ _BASE = TrainConfig.of(
 MODELS = {
     "lstm": dict(),
     "stack": dict(memory="stack", memory_width=10),
-    "superposition": dict(memory="superposition", memory_width=10),
-    "ns": dict(memory="ns", stack_states=2, stack_symbols=3),
-    "rns": dict(memory="rns", stack_states=2, stack_symbols=3),
+    "superposition": dict(memory="superposition_stack", memory_width=10),
+    "ns": dict(memory="normalised_nondeterministic_stack", stack_states=2, stack_symbols=3),
+    "rns": dict(memory="nondeterministic_stack", stack_states=2, stack_symbols=3),
 }
 ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw) for task in TASKS for model, kw in MODELS.items()}
 

@@ -71,7 +71,8 @@ MODELS = {
     "rnn": dict(cell="elman"),
     "lstm": dict(cell="lstm"),
     # Joulin & Mikolov's stack as the paper builds it: linear pushes, empty cells 0, the top cell read
-    "stack_rnn": dict(memory="superposition", memory_width=8, stack_read_top=1, stack_empty=0.0, stack_push="linear"),
+    "stack_rnn": dict(memory="superposition_stack", memory_width=8, stack_read_top=1, stack_empty=0.0,
+                      stack_push="linear"),
     # a tape written every step that also jumps by the input length
     "tape_rnn": dict(memory="tape", memory_width=8, tape_write="always", tape_jumps=True),
     "transformer": dict(model="transformer", embedding_dim=64, blocks=5),
@@ -79,12 +80,13 @@ MODELS = {
 EXTRA_MODELS = {
     **{f"transformer_{pe}": dict(model="transformer", embedding_dim=64, blocks=5, positional_encoding=pe)
        for pe in ("none", "relative", "rotary", "alibi")},
-    "rns": dict(memory="rns", stack_states=2, stack_symbols=3, stack_window=32),
-    "vrns": dict(memory="vrns", stack_states=2, stack_symbols=3, stack_window=32, memory_width=8),
+    "rns": dict(memory="nondeterministic_stack", stack_states=2, stack_symbols=3, stack_window=32),
+    "vrns": dict(memory="vector_nondeterministic_stack", stack_states=2, stack_symbols=3, stack_window=32,
+                 memory_width=8),
     "stack": dict(memory="stack", memory_width=8),
     "queue": dict(memory="queue", memory_width=8),
     "deque": dict(memory="deque", memory_width=8),
-    "superposition": dict(memory="superposition", memory_width=8),
+    "superposition": dict(memory="superposition_stack", memory_width=8),
     "tape": dict(memory="tape", memory_width=8),
     "attention": dict(model="attention", embedding_dim=32),
 }

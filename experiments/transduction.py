@@ -45,7 +45,7 @@ MODELS = {
     "stack": dict(memory="stack", memory_width=16),
     "queue": dict(memory="queue", memory_width=16),
     "deque": dict(memory="deque", memory_width=16),
-    "superposition": dict(memory="superposition", memory_width=16),
+    "superposition": dict(memory="superposition_stack", memory_width=16),
     "attention": dict(model="attention"),
 }
 ARMS = {f"{task}-{model}": _BASE.replace(task=task, **kw) for task in TASKS for model, kw in MODELS.items()}

@@ -50,7 +50,7 @@ FACTORIES = {
     "lstm+attention-additive-early": lambda hoist: memory.attentive(
         cells.lstm(HIDDEN, hoist=hoist), *ENCODED, "additive", "early"
     ),
-    "stack-lstm-gru-elman": lambda hoist: cells.stack(
+    "stack-lstm-gru-elman": lambda hoist: cells.layers(
         cells.lstm(4, hoist=hoist), cells.gru(HIDDEN, hoist=hoist), cells.elman(3, hoist=hoist)
     ),
 }
@@ -148,8 +148,8 @@ def test_bad_arguments_fail_with_the_value():
         cells.elman(4, "sigmoid")
     with pytest.raises(ValueError, match="reset must be one of"):
         cells.gru(4, reset="middle")
-    with pytest.raises(ValueError, match="at least one cell"):
-        cells.stack()
+    with pytest.raises(ValueError, match=r"layers\(\) needs at least one cell"):
+        cells.layers()
 
 
 def _flax_run(flax_cell, xs, carry):

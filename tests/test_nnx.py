@@ -17,7 +17,7 @@ KEY = jax.random.key(0)
 FACTORIES = {
     "lstm": lambda: cells.lstm(5),
     "gru": lambda: cells.gru(5),
-    "stack-lstm-gru": lambda: cells.stack(cells.lstm(4), cells.gru(5)),
+    "stack-lstm-gru": lambda: cells.layers(cells.lstm(4), cells.gru(5)),
     "qrnn": lambda: cells.qrnn(5),
     "lstm+stack": lambda: memory.augment(cells.lstm(6), memory.stack(3), capacity=16),
 }

@@ -309,7 +309,7 @@ def test_sampling_models_train_with_draws_and_evaluate_with_the_mode():
     assert "baseline" not in jax.eval_shape(soft.init, jax.random.key(0))
     hard = FACTORIES["gru+ntm-hard-1r2w"](None)
     assert hard.seed is not None and hard.log_prob is not None
-    model = SequenceModel(cells.stack(cells.lstm(4), hard), 4, 4, 3)
+    model = SequenceModel(cells.layers(cells.lstm(4), hard), 4, 4, 3)
     params = _init(model, jax.random.key(0))
     assert model.samples and hasattr(model, "train_apply")
     np.testing.assert_allclose(params["baseline"], math.log(4), rtol=1e-6)

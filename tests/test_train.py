@@ -211,7 +211,7 @@ def test_memory_capacity_follows_the_phase_for_prediction_tasks(tmp_path, capsys
 
 
 def test_an_evaluation_that_cannot_fit_is_refused_before_training():
-    cfg = TINY.replace(memory="rns", eval_n_max=5000, steps=10**6)
+    cfg = TINY.replace(memory="nondeterministic_stack", eval_n_max=5000, steps=10**6)
     with pytest.raises(ValueError, match=r"evaluating one example of 10002 inputs for 1 members needs about"):
         train(cfg, progress=False)
 
@@ -355,8 +355,9 @@ def test_cli_help_lists_registry_choices_and_options(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for expected in ("--task", "cfl_hardest_cfl", "--cell", "doubling_lstm", "--memory", "vrns", "--model",
-                     "attention", "--memory-width", "--stack-states", "--forget-bias", "--learning-rate"):
+    for expected in ("--task", "cfl_hardest_cfl", "--cell", "doubling_lstm", "--memory",
+                     "vector_nondeterministic_stack", "--model", "attention", "--memory-width", "--stack-states",
+                     "--forget-bias", "--learning-rate"):
         assert expected in text, expected
 
 

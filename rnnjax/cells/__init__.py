@@ -4,7 +4,7 @@
 file with its builder plus one ``CELLS.register`` line.
 """
 
-from rnnjax.cells.base import Cell, default_hoist, scan, stack, trace
+from rnnjax.cells.base import Cell, default_hoist, layers, scan, trace
 from rnnjax.cells.elman import elman, saturated_linear
 from rnnjax.cells.gru import gru
 from rnnjax.cells.lstm import doubling_lstm, lstm
@@ -26,11 +26,17 @@ __all__ = [
     "doubling_lstm",
     "elman",
     "gru",
+    "layers",
     "lstm",
     "qrnn",
     "saturate",
     "saturated_linear",
     "scan",
-    "stack",
     "trace",
 ]
+
+
+def __getattr__(name: str):
+    if name == "stack":
+        raise AttributeError("rnnjax.cells.stack is now rnnjax.cells.layers (rnnjax.memory.stack is the neural stack)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

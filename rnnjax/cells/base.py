@@ -1,4 +1,4 @@
-"""The Cell protocol, running a cell over time, and stacking cells into layers.
+"""The Cell protocol, running a cell over time, and cells in layers.
 
 A cell is a bundle of pure functions over pytrees for ONE sequence (batch with
 ``jax.vmap``); hyper-parameters are fixed when the cell is built:
@@ -141,7 +141,7 @@ def trace(cell: Cell, params: Params, xs: Array, state: State | None = None) -> 
     return jax.lax.scan(step, state, cell.project(params, xs))[1]
 
 
-def stack(*cells: Cell) -> Cell:
+def layers(*cells: Cell) -> Cell:
     """Layers ``cells[0] -> cells[1] -> ...`` as one Cell.
 
     Params and state are tuples with one entry per layer; ``y`` is the last
@@ -149,7 +149,7 @@ def stack(*cells: Cell) -> Cell:
     inputs of later layers are produced step by step.
     """
     if not cells:
-        raise ValueError("stack() needs at least one cell")
+        raise ValueError("layers() needs at least one cell")
 
     def init(key, input_dim):
         params, dim = [], input_dim

@@ -166,3 +166,18 @@ def nondeterministic_stack(
     name = f"{kind}-stack(Q={q}, S={s}{f', m={m}' if m else ''}{f', window={window}' if window else ''}, {sr.name})"
     read_dim = (q * s if read_states else s) + m
     return Memory(name, read_dim, n_actions + m, init, update, read, grow=None if window else grow)
+
+
+def normalised_nondeterministic_stack(states: int = 2, symbols: int = 3, *, window: int | None = None,
+                                      semiring: Semiring = LOG) -> Memory:
+    """The NS-RNN's stack (DuSell & Chiang 2020): ``nondeterministic_stack`` with actions
+    softmax-normalised per (q, x) and a read of the top symbols only."""
+    return nondeterministic_stack(states, symbols, normalised=True, read_states=False, window=window,
+                                  semiring=semiring)
+
+
+def vector_nondeterministic_stack(states: int = 2, symbols: int = 3, *, vector_width: int = 8,
+                                  window: int | None = None, semiring: Semiring = LOG) -> Memory:
+    """The VRNS-RNN's stack (DuSell & Chiang 2023): ``nondeterministic_stack`` that pushes a
+    vector of ``vector_width`` with every push and also reads the expected top vector."""
+    return nondeterministic_stack(states, symbols, vector_width=vector_width, window=window, semiring=semiring)

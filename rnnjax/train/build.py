@@ -69,7 +69,7 @@ def build_cell(cfg: TrainConfig, capacity: int) -> cells.Cell:
     """The cell layers of ``cfg``, with its memory (sized for ``capacity`` steps) attached."""
     m = cfg.model
     layers = [CELLS[m.cell](m.hidden, **m.cell_options) for _ in range(m.layers)]
-    cell = layers[0] if m.layers == 1 else cells.stack(*layers)
+    cell = layers[0] if m.layers == 1 else cells.layers(*layers)
     if m.memory == NO_MEMORY:
         return cell
     return memory.augment(cell, MEMORIES[m.memory](**m.memory_options), capacity)

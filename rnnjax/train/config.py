@@ -313,6 +313,8 @@ class TrainConfig:
             return _from_v1(fields)
         if fields.pop("version") != VERSION:
             raise ValueError(f"config version {fields.get('version')} is newer than this rnnjax ({VERSION})")
+        if "memory" in fields.get("model", {}):
+            fields["model"]["memory"] = legacy.memory_name(fields["model"]["memory"])
         return cls(**{g: GROUPS[g](**{k: Options(v) if isinstance(v, dict) else v for k, v in values.items()})
                       for g, values in fields.items()})
 
