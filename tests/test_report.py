@@ -90,7 +90,7 @@ def test_figures_are_logged_on_their_runs_and_a_new_report_replaces_them(tmp_pat
 
 
 EXPERIMENT = """
-    from rnnjax.eval.claims import Claim
+    from rnnjax.eval.claims import Budget, Claim, Deviation
     from rnnjax.eval.plots import save_figure, subplots
     from rnnjax.eval.tables import Table
     from rnnjax.train import TrainConfig
@@ -109,7 +109,9 @@ EXPERIMENT = """
     EXPERIMENT = Experiment("NAME", {"lstm": BASE, "gru": BASE.replace(cell="gru")}, seeds=(0, 1),
         report=report, table=Table((("largest n", "largest_correct_n"), ("loss", "final_loss"))),
         measure=lambda run, out_dir: {"doubled_n": 2 * run.results["largest_correct_n"]},
-        claims=(Claim("trains", "-", "lstm", "final_loss", 1e9, higher=False, command="rnnjax train"),))
+        claims=(Claim("trains", "-", "lstm", "final_loss", 1e9, higher=False, command="rnnjax train",
+                      source="Table 1", budget=Budget(800, "100 steps x 8")),),
+        deviations=(Deviation("steps", "100 (Table 1)", "10", "a test", "trains less"),))
 """
 
 
@@ -134,10 +136,15 @@ def test_train_prints_the_compact_table_the_note_and_the_claims_not_the_full_tab
     root, text, _, _ = trained
     out = root / "runs" / "alpha"
     assert text.splitlines()[1] == "| arm | seeds | largest n | loss |"
-    assert "the experiment's note" in text and "Claims" in text and "| trains | - | median" in text
+    assert "the experiment's note" in text and "Claims" in text and "| trains | - | Table 1 | median" in text
+    # 10 steps x 8 examples against the paper's 800: the budget in the claims and under the compact table
+    assert "| 1/10 (ours 80 examples, median over seeds; paper's 800 examples = 100 steps x 8) |" in text
+    assert "Paper's figures from: Table 1.\nBudget (ours / paper's): lstm: 1/10 (ours 80" in text
+    assert "Deviations from the paper's protocol\n| setting | theirs | ours | why | effect |" in text
+    assert "| steps | 100 (Table 1) | 10 | a test | trains less |" in text
     assert "final_loss median" not in text, "the wide per-configuration table is written, not printed"
     assert max(map(len, text.splitlines()[:5])) < 100
-    for name in ("compact", "runs", "summary", "claims"):
+    for name in ("compact", "runs", "summary", "claims", "deviations"):
         assert (out / f"{name}.csv").exists()
     assert "doubled_n" in (out / "runs.csv").read_text(), "measured metrics reach the per-run table"
     assert len(_images(out / "lstm" / "seed1" / FIGURES)) == 1 and list(_images(out / FIGURES)) == ["accuracy_vs_n"]
@@ -152,7 +159,10 @@ def test_the_page_embeds_every_figure_and_links_only_to_files_that_exist(trained
     out = root / "runs" / "alpha"
     page = (out / "report.html").read_text()
     assert page.count("<img src=\"data:image/png;base64,") == 5, "accuracy plot + one per run"
-    assert page.count("<table>") == 2 and "<details>" in page and "the experiment&#x27;s note" in page
+    assert page.count("<table>") == 3 and "<details>" in page and "the experiment&#x27;s note" in page
+    assert "<td>Table 1</td>" in page and "<td>1/10 (ours 80 examples" in page, "source and budget per claim"
+    assert '<p class="note">Paper&#x27;s figures from: Table 1.' in page, "and under the compact table"
+    assert "<th>setting</th><th>theirs</th><th>ours</th><th>why</th><th>effect</th>" in page
     links = _hrefs(page)
     assert "lstm/seed0/" in links and "runs.csv" in links
     assert all((out / link).exists() for link in links), links
@@ -192,7 +202,7 @@ def test_a_headless_browser_renders_the_page_with_its_tables_and_figures(trained
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
     assert 'data-figures-loaded="5"' in dom, "every figure decoded and rendered"
     assert "<p class=\"failed\">" not in dom, "the page says some figures did not load"
-    assert dom.count("<table>") == 2 and "largest n" in dom
+    assert dom.count("<table>") == 3 and "largest n" in dom and "<th>budget</th>" in dom
     screenshot = root / "page.png"
     subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={screenshot}",
                     "--window-size=1200,2000", page.as_uri()], capture_output=True, timeout=120, check=True)

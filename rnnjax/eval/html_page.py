@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnjax.eval.claims import VERDICTS
 from rnnjax.eval.tables import cell_text
 
 STYLE = """
@@ -24,6 +25,8 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.reproduced { background: #dff0d8; } td.partly { background: #fcf8e3; } td.not { background: #f2dede; }
+td.did-not-train { background: #e8e8e8; font-style: italic; }
+p.note { white-space: pre-line; font-size: 0.9em; color: #444; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 pre { background: #f8f8f8; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 .failed { color: #a00; font-weight: bold; }
@@ -55,7 +58,7 @@ def table(rows: Sequence[dict], columns: Sequence[str]) -> str:
         cells = ""
         for c in columns:
             text = cell_text(row.get(c))
-            kind = f' class="{text}"' if c == "verdict" and text in ("reproduced", "partly", "not") else ""
+            kind = f' class="{text.replace(" ", "-")}"' if c == "verdict" and text in VERDICTS else ""
             cells += f"<td{kind}>{html.escape(text)}</td>"
         body += f"<tr>{cells}</tr>\n"
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
@@ -107,13 +110,15 @@ def page(report) -> str:
     if report.description:
         parts.append(_description(report.description))
     for section in report.sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>\n{table(section.rows, section.columns)}")
+        parts.append(f"<h2>{html.escape(section.title)}</h2>\n{table(section.rows, section.columns)}"
+                     + (f'\n<p class="note">{html.escape(section.note)}</p>' if section.note else ""))
     if report.notes:
         parts.append(f"<h2>Notes</h2><pre>{html.escape(report.notes)}</pre>")
     if report.figures:
         parts.append("<h2>Figures</h2>\n" + "\n".join(_figure(p, out_dir) for p in report.figures))
     parts.append("<h2>Arms</h2>\n" + _arms(report.runs, out_dir))
-    files = [out_dir / f for f in ("compact.csv", "runs.csv", "summary.csv", "claims.csv") if (out_dir / f).exists()]
+    files = [out_dir / f"{name}.csv" for name in ("compact", "runs", "summary", "claims", "deviations")
+             if (out_dir / f"{name}.csv").exists()]
     parts.append("<h2>Files</h2><p>" + ", ".join(_link(f, out_dir) for f in files) + "</p>"
                  f"<p>TensorBoard: <code>tensorboard --logdir {html.escape(str(out_dir))}</code> "
                  "(scalars per run; figures as images on the runs they belong to and on <code>figures</code>)</p>")
@@ -125,8 +130,7 @@ def index(root: Path, reports: Sequence) -> str:
     rows = []
     for r in reports:
         verdicts = [row.get("verdict") for s in r.sections[1:] for row in s.rows]
-        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("reproduced", "partly", "not", "not run")
-                           if verdicts.count(v))
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if verdicts.count(v))
         rows.append(f"<tr><td>{_link(r.out_dir / 'report.html', root, r.name or r.out_dir.name)}</td>"
                     f"<td>{len(r.runs)}</td><td>{html.escape(counts or '-')}</td></tr>")
     body = (f"<h1>{html.escape(root.name)}</h1><table><thead><tr><th>experiment</th><th>runs</th><th>claims</th>"

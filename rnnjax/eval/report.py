@@ -1,13 +1,15 @@
 """An experiment's report: what ``rnnjax train``, ``sweep`` and ``report`` print and write.
 
 Printed: the compact table (``rnnjax.eval.tables.Table``, the experiment's or one
-column per metric), the experiment's own notes, and its claims. Written to the
+column per metric) with a note of the claims' sources and budgets, the experiment's
+own notes, its claims, and its deviations from the paper's protocol. Written to the
 experiment's directory:
 
     compact.md/.csv     the compact table
     runs.md/.csv        every run, every scalar results field
     summary.md/.csv     per configuration: median and best over seeds of every metric
-    claims.md/.csv      claim, the paper's figure, ours, verdict, command
+    claims.md/.csv      claim, the paper's figure, its source, ours, verdict, budget, command
+    deviations.md/.csv  setting, the paper's (or public code's) value, ours, why, expected effect
     *.png               the figures (also logged to TensorBoard, ``rnnjax.eval.plots``)
     report.html         one self-contained page of all of it (``rnnjax.eval.html_page``)
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rnnjax.eval import html_page
-from rnnjax.eval.claims import COLUMNS, Claim, verdict
+from rnnjax.eval.claims import COLUMNS, DEVIATION_COLUMNS, Claim, Deviation, deviation_rows, provenance, verdict
 from rnnjax.eval.plots import figure_log, plot_accuracy_by_n
 from rnnjax.eval.tables import (
     Table,
@@ -34,7 +36,7 @@ from rnnjax.eval.tables import (
 from rnnjax.train.experiment import Experiment, load_experiment
 from rnnjax.train.runs import Run, find_runs, load_runs
 
-FILES = ("compact", "runs", "summary", "claims")
+FILES = ("compact", "runs", "summary", "claims", "deviations")
 COMMAND_FILE = "command.txt"
 """the command line that trained an experiment's runs, in its output folder"""
 
@@ -44,6 +46,11 @@ class Section:
     title: str
     rows: list[dict]
     columns: list[str]
+    note: str = ""
+    """text printed under the table (the compact table's: the claims' sources and budgets)"""
+
+    def text(self) -> str:
+        return f"{self.title}\n{markdown_table(self.rows, self.columns)}" + (f"\n\n{self.note}" if self.note else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +59,7 @@ class Report:
       name: the experiment's name ("" for runs of no experiment).
       description: its claim and what "reproduced" means.
       out_dir: where the report was written.
-      sections: the compact table, then the claims (if any).
+      sections: the compact table, then the claims and the deviations (if any).
       notes: the experiment's own report text.
       figures: every figure the report saved, in order.
       runs: the runs reported.
@@ -67,9 +74,9 @@ class Report:
     runs: tuple
 
     def text(self) -> str:
-        parts = [f"{s.title}\n{markdown_table(s.rows, s.columns)}" for s in self.sections[:1]]
+        parts = [s.text() for s in self.sections[:1]]
         parts += [self.notes] if self.notes else []
-        parts += [f"{s.title}\n{markdown_table(s.rows, s.columns)}" for s in self.sections[1:]]
+        parts += [s.text() for s in self.sections[1:]]
         written = [f"{self.out_dir / name}.md/.csv" for name in FILES if (self.out_dir / f"{name}.md").exists()]
         figures = "".join(f"\n  {p}" for p in self.figures)
         page = [str(self.out_dir / "report.html")] if (self.out_dir / "report.html").exists() else []
@@ -81,12 +88,13 @@ class Report:
 def write_report(
     runs: Sequence, out_dir: str | Path, *, name: str = "", description: str = "", table: Table | None = None,
     claims: Sequence[Claim] = (), extra: Callable[[list, Path], str] | None = None,
-    measure: Callable[[object, Path], dict] | None = None, html: bool = True,
+    measure: Callable[[object, Path], dict] | None = None, html: bool = True, deviations: Sequence[Deviation] = (),
 ) -> Report:
     """Writes the tables, figures and (with ``html``) the page of ``runs`` into ``out_dir``
     (module docstring). ``measure``: ``(run, out_dir) -> metrics`` added to each
     non-diverged run's results; ``extra``: the experiment's own ``(runs, out_dir) -> text``;
-    both run with their figures logged."""
+    both run with their figures logged. ``deviations``: the experiment's departures from
+    the paper's protocol, a table of their own."""
     out_dir, runs = Path(out_dir), list(runs)
     with figure_log(out_dir) as log:
         if measure is not None:
@@ -100,14 +108,20 @@ def write_report(
     rows, columns = compact_rows(table, runs)
     write_table(rows, columns, out_dir / "compact")
     spread = "best / median over the sweep" if table.best else "median (min..max) over the seeds that did not diverge"
+    measured_claims = [(c, verdict(c, runs)) for c in claims]
+    trained = [c for c, row in measured_claims if row["verdict"] != "not run"]
+    claim_rows = [row for _, row in measured_claims if row["verdict"] != "not run"]
     sections = [Section(f"Results: {spread}" + ("; the paper's in brackets" if table.reference else ""), rows,
-                        columns)]
-    claim_rows = [row for row in (verdict(c, runs) for c in claims) if row["verdict"] != "not run"]
+                        columns, provenance(trained, runs))]
     if claim_rows:  # the claims of the arms trained here; the others are counted in the title
         write_table(claim_rows, COLUMNS, out_dir / "claims")
         untrained = len(claims) - len(claim_rows)
         sections.append(Section("Claims" + (f" ({untrained} of arms not trained here left out)" if untrained else ""),
                                 claim_rows, list(COLUMNS)))
+    if deviations:
+        write_table(deviation_rows(deviations), DEVIATION_COLUMNS, out_dir / "deviations")
+        sections.append(Section("Deviations from the paper's protocol", deviation_rows(deviations),
+                                list(DEVIATION_COLUMNS)))
     report = Report(name, description, out_dir, tuple(sections), notes, tuple(log.paths), tuple(runs))
     if html:
         (out_dir / "report.html").write_text(html_page.page(report))
@@ -131,7 +145,7 @@ def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, ht
         claims = tuple(dataclasses.replace(c, command=recorded.read_text().strip()) for c in claims)
     return write_report(runs, out_dir, name=experiment.name, description=experiment.description,
                         table=experiment.table, claims=claims, extra=experiment.report,
-                        measure=experiment.measure, html=html)
+                        measure=experiment.measure, html=html, deviations=experiment.deviations)
 
 
 def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 
-from rnnjax.eval.claims import Claim
+from rnnjax.eval.claims import Claim, Deviation
 from rnnjax.eval.tables import Table
 from rnnjax.train.config import TrainConfig, flags
 from rnnjax.train.runs import Run
@@ -42,6 +42,9 @@ class Experiment:
       measure: ``(run, out_dir) -> {metric: value}``, measured on each non-diverged trained
         run when reporting (e.g. extracting a DFA) and added to its results for the
         tables and claims.
+      deviations: how the protocol departs from the paper's (or its public code's): setting,
+        theirs, ours, why, expected effect (``rnnjax.eval.claims.Deviation``); the report
+        prints them and the experiment's docstring appends them (``with_deviations``).
     """
 
     name: str
@@ -55,6 +58,7 @@ class Experiment:
     claims: tuple[Claim, ...] = ()
     table: Table | None = None
     measure: Callable[[Run, Path], dict] | None = None
+    deviations: tuple[Deviation, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
