@@ -28,6 +28,9 @@ from rnnjax.memory.reinforce import BASELINE
 from rnnjax.models.transformer import Positional, TransformerEncoder
 from rnnjax.registry import Registry
 
+__all__ = ["EMBEDDING_DIMS", "MODELS", "Bound", "EncoderDecoder", "SequenceModel", "attention_model", "sequence_model",
+           "source_length", "transformer_model"]
+
 
 class Bound(NamedTuple):
     """A model with one member's params: the ``tasks.Predictor`` a task scores."""
@@ -260,3 +263,13 @@ MODELS: Registry = Registry("model")
 MODELS.register("sequence", sequence_model)
 MODELS.register("attention", attention_model)
 MODELS.register("transformer", transformer_model)
+EMBEDDING_DIMS = {"transformer": 64}
+"""A model's default ``embedding_dim`` where it is not the config's 3 (the Transformer's width is
+its embedding: 64, as Delétang et al. 2023)."""
+
+# The public code's recurrent baselines of Delétang et al. 2023 (rnnjax.models.nnch); imported here, after
+# _TokenModel, which they extend.
+from rnnjax.models import nnch  # noqa: E402
+
+for _core in nnch.CORES:
+    MODELS.register(f"nnch_{_core}", nnch.builder(_core))
