@@ -22,11 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-import tyro
-
 from rnnjax.compilation import use_persistent_cache
 from rnnjax.devices import use_cpu_cores
-from rnnjax.train.config import NO_MEMORY, TrainConfig, flags, registries
+
+try:  # the train extra; without it, main() says which extra to install
+    import tyro
+
+    from rnnjax.train.config import NO_MEMORY, TrainConfig, flags, registries
+except ImportError:
+    pass
 
 CHOICES = {"task": "task", "cell": "cell", "memory": "memory", "model": "model"}
 
@@ -217,6 +221,14 @@ def eval_command(args, argv: tuple[str, ...] = ()) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        import tyro  # noqa: F401
+
+        import rnnjax.eval  # noqa: F401
+        import rnnjax.train  # noqa: F401
+    except ImportError:
+        print("rnnjax: error: the command line needs the train extra: pip install 'rnnjax[train]'", file=sys.stderr)
+        raise SystemExit(2) from None
     argv = sys.argv[1:] if argv is None else list(argv)
     commands = _commands()
     command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in commands.items()}, args=argv)

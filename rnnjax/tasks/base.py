@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 Array = jax.Array
 Example = dict[str, Array]
@@ -173,10 +172,16 @@ def token_nll(logits: Array, targets: Array) -> Array:
     return -jnp.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
 
 
+def cross_entropy(logits: Array, targets: Array) -> Array:
+    """``logsumexp(logits) - logits[targets]``: ``[..., V], int[...] -> [...]`` (the arithmetic of
+    optax's ``softmax_cross_entropy_with_integer_labels``, without importing optax)."""
+    return jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+
+
 def masked_classification(logits: Array, batch: Example) -> tuple[Array, dict[str, Array]]:
     """Mean cross-entropy and accuracy over the masked positions of a batch (token-weighted)."""
     mask = batch["mask"]
-    nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
+    nll = cross_entropy(logits, batch["targets"])
     correct = jnp.argmax(logits, axis=-1) == batch["targets"]
     return masked_mean(nll, mask), {"accuracy": masked_mean(correct, mask)}
 

@@ -30,9 +30,18 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from rnnjax.tasks.base import Array, Evaluation, Example, Predictor, Task, cached, per_n_accuracy, sized_sets
+from rnnjax.tasks.base import (
+    Array,
+    Evaluation,
+    Example,
+    Predictor,
+    Task,
+    cached,
+    cross_entropy,
+    per_n_accuracy,
+    sized_sets,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +127,7 @@ def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval
         return {"inputs": inputs.astype(jnp.int32), "targets": targets.astype(jnp.int32), "mask": mask, "n": n}
 
     def loss(logits, batch):
-        nll = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
+        nll = cross_entropy(logits, batch["targets"])
         correct = jnp.argmax(logits, -1) == batch["targets"]
         return per_example_mean(nll, batch["mask"]), {"accuracy": per_example_mean(correct, batch["mask"])}
 
