@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["MEMORY_RENAMES", "NO_MEMORY", "memory_name", "v1_fields"]
+
 NO_MEMORY = "none"
 
 MEMORY_RENAMES = {

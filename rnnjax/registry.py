@@ -19,6 +19,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+__all__ = ["Entry", "Option", "Registry", "check_value"]
+
 T = TypeVar("T")
 
 
@@ -62,15 +64,18 @@ class Registry(Generic[T]):
     def register(self, name: str, build: Callable[..., T], *, options: Mapping[str, str] | None = None,
                  doc: str | None = None, replace: bool = False) -> Callable[..., T]:
         """Adds ``build`` under ``name``. ``options``: flag name -> parameter name, to expose
-        only (or rename) some parameters; default: every parameter with a default, under
-        its own name. Returns ``build``, so it can be used as a decorator's body."""
+        only (or rename) some parameters; default: every parameter with a plain default
+        (a number, string, bool, tuple or None) and a type other than ``Any`` (so a cell's
+        ``dtype`` and initialisers are arguments for code, not config fields), under its
+        own name. Returns ``build``, so it can be used as a decorator's body."""
         if name in self._entries and not replace:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         signature = inspect.signature(build)
         hints = _hints(build)
         defaulted = {p.name: p for p in signature.parameters.values()
                      if p.default is not inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD}
-        renames = options if options is not None else {p: p for p, v in defaulted.items() if _plain(v.default)}
+        renames = options if options is not None else {
+            p: p for p, v in defaulted.items() if _plain(v.default) and hints.get(p) is not Any}
         table = {}
         for flag, parameter in renames.items():
             if parameter not in defaulted:

@@ -28,7 +28,7 @@ def test_importing_every_module_leaves_the_matplotlib_backend_alone():
 def test_automata_and_theory_do_not_import_training_or_evaluation():
     code = ("import sys, rnnjax.automata.extraction, rnnjax.theory; "
             "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('rnnjax.')}))")
-    assert _run(code) == str(sorted({"automata", "cells", "memory", "registry", "theory"}))
+    assert _run(code) == str(sorted({"automata", "builders", "cells", "memory", "registry", "theory"}))
 
 
 def test_theory_calls_the_cells_not_the_package_root():

@@ -10,9 +10,9 @@ from rnnjax.cells.gru import gru
 from rnnjax.cells.lstm import doubling_lstm, lstm
 from rnnjax.cells.qrnn import qrnn
 from rnnjax.cells.saturation import saturate
-from rnnjax.registry import Registry
+from rnnjax.registry import Registry as _Registry
 
-CELLS: Registry[Cell] = Registry("cell")
+CELLS: _Registry[Cell] = _Registry("cell")
 CELLS.register("elman", elman)
 CELLS.register("lstm", lstm)
 CELLS.register("gru", gru)

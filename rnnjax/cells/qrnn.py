@@ -17,12 +17,16 @@ makes ``step`` and chunked processing exact.
 from __future__ import annotations
 
 import typing
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cells.base import Cell, check_hidden
+from rnnjax.builders import builder
+from rnnjax.cells.base import LECUN_NORMAL, ZEROS, Cell, Initializer, cast, check_hidden, initialise
+
+__all__ = ["POOLINGS", "RECURRENCES", "Pooling", "Recurrence", "conv_lecun_normal", "default_recurrence",
+           "linear_recurrence", "qrnn"]
 
 Pooling = Literal["f", "fo", "ifo"]
 Recurrence = Literal["associative", "sequential"]
@@ -34,6 +38,12 @@ def default_recurrence() -> str:
     """Measured with ``benchmarks/qrnn.py`` (BUILD_NOTES.md): the sequential scan
     wins on XLA:CPU; the associative scan is the accelerator default."""
     return "sequential" if jax.default_backend() == "cpu" else "associative"
+
+
+def conv_lecun_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    """The QRNN's default kernel initialiser for ``w: [width, D, G*H]``: LeCun normal over
+    its fan-in ``width * D``, divided by ``sqrt(width)``."""
+    return LECUN_NORMAL(key, shape, dtype) / jnp.sqrt(shape[0])
 
 
 def linear_recurrence(a: jax.Array, b: jax.Array, c0: jax.Array, method: str) -> jax.Array:
@@ -54,37 +64,53 @@ def linear_recurrence(a: jax.Array, b: jax.Array, c0: jax.Array, method: str) ->
     return jax.lax.scan(step, c0, (a, b))[1]
 
 
-def qrnn(hidden: int, *, width: int = 2, pooling: Pooling = "fo", recurrence: Recurrence | None = None) -> Cell:
-    """QRNN layer. Params ``w: [width, D, G*H]``, ``b: [G*H]`` (G gates of ``pooling``).
+@builder(resolve={"recurrence": default_recurrence})
+def qrnn(hidden: int, *, width: int = 2, pooling: Pooling = "fo", recurrence: Recurrence | None = None,
+         dtype: Any = None, param_dtype: Any = jnp.float32, kernel_init: Initializer = conv_lecun_normal,
+         bias_init: Initializer = ZEROS) -> Cell:
+    """QRNN layer. Params ``w: [width, D, G*H]``, ``b: [G*H]`` (G gates of ``pooling``);
+    state ``(c: [H], pending: [width-1, G*H])``, where ``pending[m]`` is what the inputs
+    already read add to the convolution ``m + 1`` steps on (it makes ``step`` and chunked
+    runs exact); output ``h: [H]``.
+
+        [Z, F, O, I] at t = b + sum_{j<k} W_j x_{t-j};  Z = tanh, F, O, I = sigmoid
+        c_t = f_t * c_{t-1} + i_t * z_t        (i_t = 1 - f_t for f- and fo-pooling)
+        h_t = o_t * c_t (fo, ifo),  h_t = c_t (f)
 
     Args:
       hidden: H.
       width: k, the convolution width (1 = no look-back, as in a plain gated linear layer).
       pooling: ``"f"``, ``"fo"`` or ``"ifo"``.
       recurrence: ``"associative"`` or ``"sequential"`` for the whole-sequence path;
-        ``None`` = backend default. ``step`` is always sequential.
+        ``None``: the backend's default, resolved when the cell is built. ``step`` is
+        always sequential.
+      dtype: the dtype of the computation (params, inputs and state are cast to it);
+        None: as the params and inputs promote.
+      param_dtype: the dtype of the params ``init`` makes.
+      kernel_init: initialiser of ``w`` (``(key, shape, dtype) -> array``); ``conv_lecun_normal``.
+      bias_init: initialiser of ``b``; zeros.
     """
     check_hidden(hidden)
     if not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
-    recurrence = recurrence or default_recurrence()
     if recurrence not in RECURRENCES:
         raise ValueError(f"recurrence must be one of {RECURRENCES}, got {recurrence!r}")
     gates = POOLINGS[pooling]
     size = len(gates) * hidden
 
     def init(key, input_dim):
-        w = jax.nn.initializers.lecun_normal()(key, (width, input_dim, size)) / jnp.sqrt(width)
-        return {"w": w, "b": jnp.zeros((size,))}
+        w = initialise(kernel_init, key, (width, input_dim, size), param_dtype)
+        return {"w": w, "b": initialise(bias_init, jax.random.fold_in(key, 1), (size,), param_dtype)}
 
     def initial_state(params):
-        dtype = params["w"].dtype
-        return jnp.zeros((hidden,), dtype), jnp.zeros((width - 1, size), dtype)
+        state_dtype = dtype or params["w"].dtype
+        return jnp.zeros((hidden,), state_dtype), jnp.zeros((width - 1, size), state_dtype)
 
     def project(params, xs):
         """``xs: [T, D]`` -> ``[T, width, G*H]``: x_t's term in the convolution at t + j."""
+        params, xs = cast((params, xs), dtype)
         return jnp.einsum("td,jdg->tjg", xs, params["w"])
 
     def gate_values(pre):
@@ -98,7 +124,7 @@ def qrnn(hidden: int, *, width: int = 2, pooling: Pooling = "fo", recurrence: Re
         return c if o is None else o * c
 
     def step(params, state, u):
-        c, pending = state
+        params, (c, pending) = cast((params, state), dtype)
         pre = params["b"] + u[0] + (pending[0] if width > 1 else 0.0)
         f, iz, o = gate_values(pre)
         c = f * c + iz
@@ -106,16 +132,26 @@ def qrnn(hidden: int, *, width: int = 2, pooling: Pooling = "fo", recurrence: Re
             pending = jnp.concatenate([pending[1:], jnp.zeros((1, size), pending.dtype)]) + u[1:]
         return (c, pending), output(c, o)
 
-    def sequence(params, state, xs):
-        c0, pending = initial_state(params) if state is None else state
-        us = project(params, xs)
-        length = xs.shape[0]
+    def sequence(params, state, xs, length):
+        """Past ``length`` the inputs are zero (they add nothing to ``pending``) and the
+        recurrence is ``c_t = 1 * c_{t-1} + 0``, so ``c`` stays and the scan keeps its shape."""
+        c0, pending = cast(initial_state(params) if state is None else state, dtype)
+        steps = xs.shape[0]
+        live = None if length is None else jnp.arange(steps) < length
+        us = project(params, xs if live is None else jnp.where(live[:, None], xs, 0.0))
         padded = jnp.pad(us, ((width - 1, width - 1), (0, 0), (0, 0)))
         # conv[s] for s = 0..T+k-2: what the chunk's inputs add at step s (later steps spill into `pending`)
-        conv = sum(padded[width - 1 - j : width - 1 - j + length + width - 1, j] for j in range(width))
+        conv = sum(padded[width - 1 - j : width - 1 - j + steps + width - 1, j] for j in range(width))
         conv = conv.at[: width - 1].add(pending)
-        f, iz, o = gate_values(conv[:length] + params["b"])
+        f, iz, o = gate_values(conv[:steps] + cast(params["b"], dtype))
+        if live is None:
+            cs = linear_recurrence(f, iz, c0, recurrence)
+            return (cs[-1], conv[steps:]), output(cs, o)
+        f, iz = jnp.where(live[:, None], f, 1.0), jnp.where(live[:, None], iz, 0.0)
         cs = linear_recurrence(f, iz, c0, recurrence)
-        return (cs[-1], conv[length:]), output(cs, o)
+        ys = jnp.where(live[:, None], output(cs, o), 0.0)
+        last = cs[-1] if steps else c0
+        return (last, jax.lax.dynamic_slice_in_dim(conv, length, width - 1)), ys
 
-    return Cell(f"qrnn-{pooling}-k{width}({hidden})", hidden, init, initial_state, project, step, sequence)
+    return Cell(f"qrnn-{pooling}-k{width}({hidden}, {recurrence})", hidden, init, initial_state, project, step,
+                sequence, input_dim=lambda params: params["w"].shape[1])

@@ -13,6 +13,8 @@ import jax
 
 from rnnjax.cells.base import Cell, Params
 
+__all__ = ["saturate"]
+
 
 def saturate(cell: Cell, params: Params, n: float) -> Params:
     """``params`` with every leaf multiplied by ``n`` (``cell`` names what they belong to)."""

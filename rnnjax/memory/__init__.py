@@ -17,9 +17,9 @@ from rnnjax.memory.reinforce import reinforce_loss, sampled_batch_loss
 from rnnjax.memory.stratified import deque, queue, stack
 from rnnjax.memory.superposition import superposition_stack
 from rnnjax.memory.tape import tape
-from rnnjax.registry import Registry
+from rnnjax.registry import Registry as _Registry
 
-MEMORIES: Registry[Memory] = Registry("memory")
+MEMORIES: _Registry[Memory] = _Registry("memory")
 for _name, _build in {"stack": stack, "queue": queue}.items():
     MEMORIES.register(_name, _build, options={"memory_width": "width"})
 MEMORIES.register("deque", deque, options={"memory_width": "width", "deque_start": "start"})

@@ -20,11 +20,15 @@ import jax.numpy as jnp
 
 from rnnjax.cells.base import Cell, Params
 
+__all__ = ["Fusion", "Score", "attend", "attentive", "init_attention"]
+
 Score = Literal["dot", "additive"]
 Fusion = Literal["early", "late"]
 
 
 def init_attention(key: jax.Array, score: Score, query_dim: int, key_dim: int, hidden: int = 32) -> Params:
+    """Params of ``attend``: ``{"w": [query_dim, key_dim]}`` (dot) or ``{"w_q": [query_dim, hidden],
+    "w_k": [key_dim, hidden], "v": [hidden]}`` (additive), LeCun normal."""
     init = jax.nn.initializers.lecun_normal()
     if score == "dot":
         return {"w": init(key, (query_dim, key_dim))}
@@ -76,4 +80,9 @@ def attentive(cell: Cell, keys: jax.Array, mask: jax.Array, score: Score = "dot"
         y = h if fusion == "early" else jnp.concatenate([h, attend(params["attention"], h, keys, mask)])
         return (inner, y), y
 
-    return Cell(f"{cell.name}+attention({score}, {fusion})", output_dim, init, initial_state, lambda p, xs: xs, step)
+    def input_dim(params):
+        inner = None if cell.input_dim is None else cell.input_dim(params["cell"])
+        return inner - key_dim if inner is not None and fusion == "early" else inner
+
+    return Cell(f"{cell.name}+attention({score}, {fusion})", output_dim, init, initial_state, lambda p, xs: xs, step,
+                input_dim=input_dim)

@@ -25,10 +25,19 @@ from typing import Any
 
 import jax
 
+from rnnjax.builders import Built, Call
 
-@dataclasses.dataclass(frozen=True)
-class Memory:
-    """Attributes:
+__all__ = ["Memory"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Memory(Built):
+    """A differentiable data structure as pure functions (``rnnjax.memory.base``).
+
+    Memories made by a builder (``rnnjax.memory.stack(8)``) are values, like cells:
+    equal and hashable when built with the same arguments, picklable.
+
+    Attributes:
       name: short description.
       read_dim: size of the read vector.
       action_dim: number of raw controller outputs ``update`` consumes.
@@ -48,6 +57,7 @@ class Memory:
         log-probability sum restarts at 0 (``Cell.seed``).
       log_prob: ``state -> []``, the sum of the log-probabilities of the choices drawn since
         ``seed``; given exactly when ``seed`` is.
+      built_by: the builder call that made the memory (set by ``@rnnjax.builders.builder``).
     """
 
     name: str
@@ -61,6 +71,7 @@ class Memory:
     condition: Callable[[Any, jax.Array], Any] | None = None
     seed: Callable[[Any, jax.Array], Any] | None = None
     log_prob: Callable[[Any], jax.Array] | None = None
+    built_by: Call | None = None
 
     def __post_init__(self):
         if (self.seed is None) != (self.log_prob is None):

@@ -7,19 +7,41 @@ the memory is updated and read, and the cell emits ``y_t = [h_t, r_t]``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cells.base import Cell, recomputed, scan_steps
+from rnnjax.builders import builder
+from rnnjax.cells.base import (
+    LECUN_NORMAL,
+    Cell,
+    Initializer,
+    cast,
+    freezing,
+    initialise,
+    masked,
+    recomputed,
+    scan_steps,
+)
 from rnnjax.memory.base import Memory
+
+__all__ = ["GROW_BLOCK", "augment", "controller_actions"]
 
 GROW_BLOCK = 16
 """Steps per block of a growing memory's whole-sequence run when ``remat_block`` is None."""
 
 
-def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | None = 16) -> Cell:
-    """``cell`` with ``memory`` attached; params ``{"controller", "actions": {"w", "b"}}``,
-    state ``(controller_state, memory_state, previous_read)``.
+@builder
+def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | None = 16, dtype: Any = None,
+            param_dtype: Any = jnp.float32, kernel_init: Initializer = LECUN_NORMAL) -> Cell:
+    """``cell`` with ``memory`` attached (Grefenstette et al. 2015): at step t the controller
+    reads ``[x_t, r_{t-1}]``, the actions are ``h_t @ w + b``, the memory is updated and
+    read, and ``y_t = [h_t, r_t]``.
+
+    Params ``{"controller", "actions": {"w": [H, action_dim], "b": [action_dim]}}`` (``b``
+    starts at the memory's ``action_bias``); state ``(controller_state, memory_state,
+    previous_read)``.
 
     Args:
       capacity: the most steps the memory will see; a longer sequence fails in
@@ -30,6 +52,11 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         memory states instead of O(T); None turns it off. At T 512 the stack-LSTM
         train step needs 10x less memory with blocks of 16 at about the same
         speed (``benchmarks/memory.py``).
+      dtype: the dtype of the memory's state and of the action layer's computation;
+        None: the action kernel's dtype. The controller has its own (the cell's
+        ``dtype``). A memory that cannot work in ``dtype`` says so when it is built.
+      param_dtype: the dtype of the action layer's params.
+      kernel_init: initialiser of the action kernel ``w``; LeCun normal.
 
     A memory (or controller) that samples makes the result sample too: ``Cell.seed``
     splits its key between controller and memory, ``Cell.log_prob`` adds their sums.
@@ -37,17 +64,20 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
     for name, value in (("capacity", capacity), ("remat_block", remat_block or 1)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(cell, Cell) or not isinstance(memory, Memory):
+        raise ValueError(f"augment(cell, memory, capacity) takes a Cell and a Memory, got {type(cell).__name__} and "
+                         f"{type(memory).__name__}; e.g. augment(rnnjax.cells.lstm(8), rnnjax.memory.stack(4), 64)")
 
     def init(key, input_dim):
         k_cell, k_act = jax.random.split(key)
-        w = jax.nn.initializers.lecun_normal()(k_act, (cell.output_dim, memory.action_dim))
+        w = initialise(kernel_init, k_act, (cell.output_dim, memory.action_dim), param_dtype)
         bias = jnp.asarray(memory.action_bias or (0.0,) * memory.action_dim, w.dtype)
         return {"controller": cell.init(k_cell, input_dim + memory.read_dim), "actions": {"w": w, "b": bias}}
 
     def initial_state(params, memory_capacity=capacity):
-        dtype = params["actions"]["w"].dtype
+        state_dtype = dtype or params["actions"]["w"].dtype
         controller = cell.initial_state(params["controller"])
-        return controller, memory.init(memory_capacity, dtype), jnp.zeros((memory.read_dim,), dtype)
+        return controller, memory.init(memory_capacity, state_dtype), jnp.zeros((memory.read_dim,), state_dtype)
 
     def grown(state, memory_capacity):
         controller, mem, previous = state
@@ -63,28 +93,35 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
 
     def step(params, state, x):
         controller, mem, previous = state
-        u = cell.project(params["controller"], jnp.concatenate([x, previous])[None])[0]
+        u = cell.project(params["controller"], jnp.concatenate([x, previous.astype(x.dtype)])[None])[0]
         controller, h = cell.step(params["controller"], controller, u)
-        mem = memory.update(mem, h @ params["actions"]["w"] + params["actions"]["b"])
+        actions = cast(params["actions"], dtype)
+        mem = memory.update(mem, cast(h, dtype) @ actions["w"] + actions["b"])
         r = memory.read(mem)
-        return (controller, mem, r), jnp.concatenate([h, r])
+        return (controller, mem, r), jnp.concatenate([h, r.astype(h.dtype)])
 
-    def sequence(params, state, xs):
+    def sequence(params, state, xs, length):
         """From a given state: ``scan_steps``. From the initial state (None), with a
         memory that can ``grow``: blocks of ``remat_block or GROW_BLOCK`` steps, the
         memory sized for the steps up to the end of each block (one compiled scan per
-        block), then grown to ``capacity``."""
-        us = project(params, xs)
+        block), then grown to ``capacity``. With ``length``, each step is masked inside
+        the blocks (``masked``), so the blocks keep their shapes and recomputation."""
+        xs = project(params, xs)
+        live_step, us = masked(lambda s, u: step(params, s, u), xs, length)
         if state is not None:
-            return scan_steps(lambda s, u: step(params, s, u), state, us, 1, remat_block)
+            return scan_steps(live_step, state, us, 1, remat_block)
         block = remat_block or GROW_BLOCK
-        scan_block = lambda p, s, u: jax.lax.scan(lambda s, u: step(p, s, u), s, u)  # noqa: E731
+
+        def scan_block(p, s, u):
+            block_step = lambda s, u: step(p, s, u)  # noqa: E731
+            return jax.lax.scan(block_step if length is None else freezing(block_step), s, u)
+
         scan_block = recomputed(scan_block) if remat_block else scan_block
-        length, ys = us.shape[0], []
-        state = initial_state(params, min(block, length))
-        for start in range(0, length, block):
-            stop = min(start + block, length)
-            state, y = scan_block(params, grown(state, stop), us[start:stop])
+        steps, ys = xs.shape[0], []
+        state = initial_state(params, min(block, steps))
+        for start in range(0, steps, block):
+            stop = min(start + block, steps)
+            state, y = scan_block(params, grown(state, stop), jax.tree_util.tree_map(lambda u: u[start:stop], us))
             ys.append(y)
         return grown(state, capacity), jnp.concatenate(ys)
 
@@ -106,12 +143,16 @@ def augment(cell: Cell, memory: Memory, capacity: int, *, remat_block: int | Non
         own = jnp.zeros(()) if memory.log_prob is None else memory.log_prob(mem)
         return own if cell.log_prob is None else own + cell.log_prob(controller)
 
+    def input_dim(params):
+        inner = None if cell.input_dim is None else cell.input_dim(params["controller"])
+        return None if inner is None else inner - memory.read_dim
+
     name = f"{cell.name}+{memory.name}"
     conditioned = condition if memory.condition is not None or cell.condition is not None else None
     sampling = memory.seed is not None or cell.seed is not None
     return Cell(name, cell.output_dim + memory.read_dim, init, initial_state, project, step,
                 sequence if memory.grow else None, remat_block, conditioned, seed if sampling else None,
-                log_prob if sampling else None)
+                log_prob if sampling else None, input_dim)
 
 
 def controller_actions(memory: Memory, params, ys: jax.Array) -> jax.Array:

@@ -37,8 +37,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from rnnjax.builders import builder
 from rnnjax.memory.base import Memory
 from rnnjax.memory.semiring import LOG, Semiring
+
+__all__ = ["POP_BANDS", "nondeterministic_stack", "normalised_nondeterministic_stack", "vector_nondeterministic_stack"]
 
 POP_BANDS = 4
 
@@ -72,6 +75,7 @@ def _pop_sum(sr: Semiring, gamma: jax.Array, g: jax.Array, bands: int = POP_BAND
     return jnp.concatenate(parts)
 
 
+@builder
 def nondeterministic_stack(
     states: int = 2,
     symbols: int = 3,
@@ -83,7 +87,8 @@ def nondeterministic_stack(
     semiring: Semiring = LOG,
 ) -> Memory:
     """Args:
-      states, symbols: Q and S (symbol 0 is the bottom ⊥).
+      states: Q, the PDA's states.
+      symbols: S, the stack symbols (symbol 0 is the bottom ⊥).
       normalised: softmax-normalised actions per (q, x) (NS-RNN) instead of exp(logit) (RNS-RNN).
       read_states: read the distribution over (state, top symbol) (RNS) or top symbols only (NS).
       vector_width: m > 0 gives the vector variant (reads also the expected top vector).
@@ -168,6 +173,7 @@ def nondeterministic_stack(
     return Memory(name, read_dim, n_actions + m, init, update, read, grow=None if window else grow)
 
 
+@builder
 def normalised_nondeterministic_stack(states: int = 2, symbols: int = 3, *, window: int | None = None,
                                       semiring: Semiring = LOG) -> Memory:
     """The NS-RNN's stack (DuSell & Chiang 2020): ``nondeterministic_stack`` with actions
@@ -176,6 +182,7 @@ def normalised_nondeterministic_stack(states: int = 2, symbols: int = 3, *, wind
                                   semiring=semiring)
 
 
+@builder
 def vector_nondeterministic_stack(states: int = 2, symbols: int = 3, *, vector_width: int = 8,
                                   window: int | None = None, semiring: Semiring = LOG) -> Memory:
     """The VRNS-RNN's stack (DuSell & Chiang 2023): ``nondeterministic_stack`` that pushes a

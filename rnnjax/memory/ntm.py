@@ -1,42 +1,6 @@
-"""Neural Turing Machine memory (Graves, Wayne & Danihelka 2014, section 3).
-
-A matrix ``M: [N, W]`` of N slots of W numbers, read and written by heads that
-address by content and by location. Each head emits a key k ``[W]``, a key
-strength beta, an interpolation gate g, logits of the shifts (-1, 0, +1) and a
-sharpening exponent gamma; ``update`` applies beta = softplus, g = sigmoid,
-s = softmax, gamma = 1 + softplus and addresses (eqs. 5-9):
-
-    K(k, M_i) = k . M_i / (|k| |M_i|)                       cosine similarity (6)
-    w^c_i = softmax_i(beta K(k, M_i))                        content            (5)
-    w^g = g w^c + (1 - g) w_{t-1}                            interpolation      (7)
-    w~_i = sum_j w^g_j s((i - j) mod N)                      circular shift     (8)
-    w_i = w~_i^gamma / sum_j w~_j^gamma                      sharpening         (9)
-
-A write head also emits an erase vector e = sigmoid ``[W]`` and an add vector
-a = tanh ``[W]``; with several write heads the erasures multiply and the
-additions sum (eqs. 3-4), and a read head reads r = sum_i w_i M_i (eq. 2):
-
-    M_i <- M_i * prod_h (1 - w^h_i e^h) + sum_h w^h_i a^h
-
-Order within a step: the write heads address the previous memory and write;
-the read heads then address the written memory and read it, so a read sees
-this step's write (as the stack memories and the DNC order them).
-
-Choices the paper leaves open: the memory starts at ``INITIAL_VALUE`` in every
-cell (not 0, so cosine similarity is defined) and every head starts on slot 0.
-The key is used raw (cosine similarity ignores its scale). The number of slots
-N is a construction argument: the NTM overwrites its slots, so it holds N
-slots whatever the sequence length, and ``init``'s capacity (a number of steps)
-is unused.
-
-Hard addressing (``addressing="hard"``): each head picks ONE slot per step,
-drawn from the categorical distribution given by its final soft weights w (eq.
-9, after interpolating with the one-hot it used at t - 1), and reads or writes
-with the one-hot of its pick. The state carries a PRNG key and the sum of the
-log-probabilities of the picks (``Memory.seed`` / ``Memory.log_prob``), for
-score-function gradients (``rnnjax.memory.reinforce``). A state that was not
-seeded picks the mode (argmax of w), so evaluation is deterministic.
-"""
+"""Neural Turing Machine memory (Graves, Wayne & Danihelka 2014, section 3): ``ntm(...)``
+and its addressing functions (content, interpolation, shift, sharpening; eqs. 2-9).
+``help(ntm)`` has the equations and the choices the paper leaves open."""
 
 from __future__ import annotations
 
@@ -45,7 +9,12 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnnjax.builders import builder
 from rnnjax.memory.base import Memory
+
+__all__ = ["INITIAL_VALUE", "NORM_FLOOR", "SHIFTS", "WEIGHT_FLOOR", "NTMState", "address", "circular_shift",
+           "content_weights", "cosine_similarity", "head_dim", "interpolate", "ntm", "pick", "read_vectors",
+           "sharpen", "write"]
 
 INITIAL_VALUE = 1e-6
 """Every cell of the initial memory: rows of equal nonzero norm, so every slot is
@@ -118,7 +87,7 @@ def head_dim(width: int) -> int:
 def address(memory: jax.Array, previous: jax.Array, head: jax.Array) -> jax.Array:
     """One head's log-weights ``[N]`` (eqs. 5-9) from ``memory: [N, W]``, its previous
     weights ``previous: [N]`` and its raw actions ``head: [W + 6]`` (key, beta, g, shift
-    logits for -1, 0, +1, gamma), with the nonlinearities of the module docstring."""
+    logits for -1, 0, +1, gamma), with the nonlinearities of ``ntm``'s docstring."""
     width = memory.shape[1]
     key, beta, gate = head[:width], jax.nn.softplus(head[width]), jax.nn.sigmoid(head[width + 1])
     shift, gamma = jax.nn.softmax(head[width + 2 : width + 5]), 1.0 + jax.nn.softplus(head[width + 5])
@@ -149,6 +118,7 @@ def pick(log_weights: jax.Array, noise: jax.Array, sampling: jax.Array) -> tuple
     return one_hot, jnp.where(sampling > 0, log_prob, 0.0)
 
 
+@builder
 def ntm(slots: int = 32, width: int = 8, *, read_heads: int = 1, write_heads: int = 1,
         addressing: Literal["soft", "hard"] = "soft") -> Memory:
     """Neural Turing Machine memory of ``slots`` x ``width`` (Graves et al. 2014).
@@ -156,7 +126,49 @@ def ntm(slots: int = 32, width: int = 8, *, read_heads: int = 1, write_heads: in
     Actions: each read head's addressing (``head_dim(width)`` raw numbers), then each
     write head's addressing, erase ``[width]`` and add ``[width]``. Read: the read heads'
     vectors ``[read_heads * width]``. State: ``NTMState``. ``addressing="hard"``: each
-    head reads/writes ONE slot drawn from its weights (see the module docstring)."""
+    head reads/writes ONE slot drawn from its weights (below).
+
+    A matrix ``M: [N, W]`` of N slots of W numbers, read and written by heads that
+    address by content and by location. Each head emits a key k ``[W]``, a key
+    strength beta, an interpolation gate g, logits of the shifts (-1, 0, +1) and a
+    sharpening exponent gamma; ``update`` applies beta = softplus, g = sigmoid,
+    s = softmax, gamma = 1 + softplus and addresses (eqs. 5-9):
+
+        K(k, M_i) = k . M_i / (|k| |M_i|)                       cosine similarity (6)
+        w^c_i = softmax_i(beta K(k, M_i))                        content            (5)
+        w^g = g w^c + (1 - g) w_{t-1}                            interpolation      (7)
+        w~_i = sum_j w^g_j s((i - j) mod N)                      circular shift     (8)
+        w_i = w~_i^gamma / sum_j w~_j^gamma                      sharpening         (9)
+
+    A write head also emits an erase vector e = sigmoid ``[W]`` and an add vector
+    a = tanh ``[W]``; with several write heads the erasures multiply and the
+    additions sum (eqs. 3-4), and a read head reads r = sum_i w_i M_i (eq. 2):
+
+        M_i <- M_i * prod_h (1 - w^h_i e^h) + sum_h w^h_i a^h
+
+    Order within a step: the write heads address the previous memory and write;
+    the read heads then address the written memory and read it, so a read sees
+    this step's write (as the stack memories and the DNC order them).
+
+    Choices the paper leaves open: the memory starts at ``INITIAL_VALUE`` in every
+    cell (not 0, so cosine similarity is defined) and every head starts on slot 0.
+    The key is used raw (cosine similarity ignores its scale). The number of slots
+    N is a construction argument: the NTM overwrites its slots, so it holds N
+    slots whatever the sequence length, and ``init``'s capacity (a number of steps)
+    is unused.
+
+    Hard addressing (``addressing="hard"``): each head picks ONE slot per step,
+    drawn from the categorical distribution given by its final soft weights w (eq.
+    9, after interpolating with the one-hot it used at t - 1), and reads or writes
+    with the one-hot of its pick. The state carries a PRNG key and the sum of the
+    log-probabilities of the picks (``Memory.seed`` / ``Memory.log_prob``), for
+    score-function gradients (``rnnjax.memory.reinforce``). A state that was not
+    seeded picks the mode (argmax of w), so evaluation is deterministic.
+
+    Low precision: addressing (cosine similarities, softmaxes, sharpening) is computed
+    in at least float32, so a float16 memory keeps its ``INITIAL_VALUE`` rows apart;
+    the memory, its weights and reads stay in the state's dtype.
+    """
     for name, value in (("slots", slots), ("width", width), ("read_heads", read_heads),
                         ("write_heads", write_heads)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -167,7 +179,7 @@ def ntm(slots: int = 32, width: int = 8, *, read_heads: int = 1, write_heads: in
     reads_end = read_heads * per_head
 
     def init(capacity, dtype=jnp.float32):
-        del capacity  # N slots whatever the number of steps (module docstring)
+        del capacity  # N slots whatever the number of steps (docstring)
         memory = jnp.full((slots, width), INITIAL_VALUE, dtype)
         start = lambda heads: jax.nn.one_hot(jnp.zeros((heads,), jnp.int32), slots, dtype=dtype)  # noqa: E731
         state = NTMState(memory, start(read_heads), start(write_heads))
@@ -176,10 +188,13 @@ def ntm(slots: int = 32, width: int = 8, *, read_heads: int = 1, write_heads: in
         key = jnp.zeros_like(jax.random.key_data(jax.random.key(0)))
         return state._replace(key=key, log_prob=jnp.zeros((), dtype), sampling=jnp.zeros((), jnp.int32))
 
-    def weights(log_weights, noise, sampling):
-        if not hard:
-            return jnp.exp(log_weights), 0.0
-        return pick(log_weights, noise, sampling)
+    def weights(memory, previous, heads, noise, sampling):
+        """Each head's weights ``[heads, N]`` in the memory's dtype and the log-probability
+        of the picks; addressed in at least float32 (see the docstring)."""
+        wide = jnp.promote_types(memory.dtype, jnp.float32)
+        log_w = jax.vmap(address, (None, 0, 0))(memory.astype(wide), previous.astype(wide), heads.astype(wide))
+        w, log_prob = (jnp.exp(log_w), 0.0) if not hard else pick(log_w, noise, sampling)
+        return w.astype(memory.dtype), log_prob
 
     def update(state, actions):
         reads = actions[:reads_end].reshape(read_heads, per_head)
@@ -189,17 +204,15 @@ def ntm(slots: int = 32, width: int = 8, *, read_heads: int = 1, write_heads: in
             key, k_noise = jax.random.split(jax.random.wrap_key_data(state.key))
             gumbel = jax.random.gumbel(k_noise, (write_heads + read_heads, slots), actions.dtype)
             noise = gumbel[:write_heads], gumbel[write_heads:]
-        log_w = jax.vmap(address, (None, 0, 0))(state.memory, state.write_weights, writes[:, :per_head])
-        write_w, write_lp = weights(log_w, noise[0], state.sampling)
+        write_w, write_lp = weights(state.memory, state.write_weights, writes[:, :per_head], noise[0], state.sampling)
         erase, add = jax.nn.sigmoid(writes[:, per_head : per_head + width]), jnp.tanh(writes[:, per_head + width :])
-        memory = write(state.memory, write_w, erase, add)
-        log_r = jax.vmap(address, (None, 0, 0))(memory, state.read_weights, reads)
-        read_w, read_lp = weights(log_r, noise[1], state.sampling)
+        memory = write(state.memory, write_w, erase, add).astype(state.memory.dtype)
+        read_w, read_lp = weights(memory, state.read_weights, reads, noise[1], state.sampling)
         new = NTMState(memory, read_w, write_w)
         if not hard:
             return new
-        return new._replace(key=jax.random.key_data(key), log_prob=state.log_prob + write_lp + read_lp,
-                            sampling=state.sampling)
+        log_prob = (state.log_prob + write_lp + read_lp).astype(state.log_prob.dtype)
+        return new._replace(key=jax.random.key_data(key), log_prob=log_prob, sampling=state.sampling)
 
     def read(state):
         return read_vectors(state.memory, state.read_weights)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+__all__ = ["BASELINE", "example_costs", "reinforce_loss", "sampled_batch_loss"]
+
 BASELINE = "baseline"
 """The key of the learned baseline in a sampling model's params."""
 

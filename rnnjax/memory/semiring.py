@@ -13,6 +13,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+__all__ = ["LOG", "REAL", "Semiring", "log_einsum", "logsumexp", "safe_log"]
+
 
 def safe_log(x: jax.Array) -> jax.Array:
     """``log x`` with ``log 0 = -inf`` and a zero (not NaN) gradient there."""
@@ -81,7 +83,7 @@ def _log_einsum_bwd(spec, residuals, d_out):
 log_einsum.defvjp(_log_einsum_fwd, _log_einsum_bwd)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Semiring:
     """``zero``, ``one``, ``plus`` (elementwise), ``einsum`` (two-operand contraction),
     ``total`` (sum over axes)."""
@@ -93,6 +95,16 @@ class Semiring:
     einsum: Callable
     total: Callable
 
+    def __reduce__(self):
+        return _named, (self.name,)  # by name: its functions are lambdas, which pickle cannot store
+
+    def __repr__(self) -> str:
+        return self.name.upper()
+
 
 REAL = Semiring("real", 0.0, 1.0, jnp.add, jnp.einsum, lambda x, axis: jnp.sum(x, axis=axis))
 LOG = Semiring("log", -jnp.inf, 0.0, lambda a, b: logsumexp(jnp.stack([a, b]), 0), log_einsum, logsumexp)
+
+
+def _named(name: str) -> Semiring:
+    return {s.name: s for s in (REAL, LOG)}[name]

@@ -20,7 +20,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from rnnjax.builders import builder
 from rnnjax.memory.base import Memory
+
+__all__ = ["DEQUE_STARTS", "deque", "pop", "push", "queue", "read", "stack"]
 
 
 def _above(s: jax.Array, from_top: bool) -> jax.Array:
@@ -73,14 +76,18 @@ def _one_ended(name: str, width: int, pop_from_top: bool, pop_bias: float) -> Me
     return Memory(f"{name}({width})", width, 2 + width, init, update, read_fn, (0.0, pop_bias) + (0.0,) * width)
 
 
+@builder
 def stack(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
     """Neural stack: pushes on top, pops and reads from the top. Actions: push d,
     pop u (sigmoids; the pop starts at bias ``pop_bias``), value v (tanh, ``[width]``)."""
     return _one_ended("stack", width, True, pop_bias)
 
 
+@builder
 def queue(width: int = 8, *, pop_bias: float = -1.0) -> Memory:
-    """Neural queue: pushes at the top (newest end), pops and reads from the bottom."""
+    """Neural queue: pushes at the top (newest end), pops and reads from the bottom (the
+    oldest rows). Actions as the stack's: push d, pop u (sigmoids; the pop starts at bias
+    ``pop_bias``), value v (tanh, ``[width]``); read ``[width]``."""
     return _one_ended("queue", width, False, pop_bias)
 
 
@@ -91,6 +98,7 @@ DEQUE_STARTS = {
 """Initial biases of (push top, pop top, push bottom, pop bottom) given the pop bias."""
 
 
+@builder
 def deque(width: int = 8, *, pop_bias: float = -1.0, start: str = "symmetric") -> Memory:
     """Neural deque: push, pop and read at both ends; reads are ``[top, bottom]``.
 

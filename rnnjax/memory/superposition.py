@@ -23,9 +23,13 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
+from rnnjax.builders import builder
 from rnnjax.memory.base import Memory
 
+__all__ = ["superposition_stack"]
 
+
+@builder
 def superposition_stack(
     width: int = 1,
     *,

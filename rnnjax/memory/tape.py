@@ -22,7 +22,10 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
+from rnnjax.builders import builder
 from rnnjax.memory.base import Memory
+
+__all__ = ["shifted", "tape"]
 
 
 def shifted(w: jax.Array, by) -> jax.Array:
@@ -32,6 +35,7 @@ def shifted(w: jax.Array, by) -> jax.Array:
     return jax.lax.dynamic_slice_in_dim(padded, size - by, size)
 
 
+@builder
 def tape(width: int = 8, *, write: Literal["gated", "always"] = "gated", jumps: bool = False) -> Memory:
     """Actions: write gate (sigmoid; absent for ``write="always"``), value (tanh,
     ``[width]``), shift logits (left, stay, right, and with ``jumps`` jump left and
