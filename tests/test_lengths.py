@@ -51,13 +51,26 @@ def test_every_registered_cell_and_memory_is_covered():
     assert set(cells.CELLS) <= names and set(memory.MEMORIES) <= names
 
 
+QUICK = {"cell lstm", "cell qrnn associative k3", "cell qrnn sequential k3", "layers qrnn -> qrnn", "memory stack",
+         "memory nondeterministic_stack"}
+"""The cases of the secondary tests (full length, chunks) in the default run; all of them under ``-m slow``."""
+
+
+def _case(name):
+    cell = CELLS[name]
+    k_params, k_xs = jax.random.split(jax.random.key(3))
+    return cell, cell.init(k_params, D), jax.random.normal(k_xs, (T, D))
+
+
 @pytest.fixture(scope="module", params=sorted(CELLS))
 def case(request):
-    cell = CELLS[request.param]
-    k_params, k_xs = jax.random.split(jax.random.key(3))
-    params = cell.init(k_params, D)
-    xs = jax.random.normal(k_xs, (T, D))
-    return cell, params, xs
+    return _case(request.param)
+
+
+@pytest.fixture(scope="module",
+                params=[n if n in QUICK else pytest.param(n, marks=pytest.mark.slow) for n in sorted(CELLS)])
+def some_case(request):
+    return _case(request.param)
 
 
 def _close(a, b):
@@ -73,13 +86,13 @@ def test_scan_with_length_equals_the_cut_sequence(case):
     np.testing.assert_array_equal(ys[N:], 0.0)
 
 
-def test_scan_with_full_length_equals_the_plain_scan(case):
-    cell, params, xs = case
+def test_scan_with_full_length_equals_the_plain_scan(some_case):
+    cell, params, xs = some_case
     _close(rnnjax.scan(cell, params, xs, length=T), rnnjax.scan(cell, params, xs))
 
 
-def test_a_chunk_with_length_continues_like_the_cut_sequence(case):
-    cell, params, xs = case
+def test_a_chunk_with_length_continues_like_the_cut_sequence(some_case):
+    cell, params, xs = some_case
     state, _ = rnnjax.scan(cell, params, xs[:2])
     final, ys = rnnjax.scan(cell, params, xs[2:], state, length=N - 2)
     cut_final, cut_ys = rnnjax.scan(cell, params, xs[:N])
