@@ -55,13 +55,44 @@ def test_a_claim_against_another_arm_needs_its_median_beaten():
     assert "lstm median 5" in table
 
 
-def test_the_experiments_claims_name_their_arms_and_metrics():
-    for name in ("counting", "counting_paper", "transduction", "cfl"):
-        experiment = load_experiment(name)
-        assert experiment.claims, name
-        for claim in experiment.claims:
-            assert claim.arm in experiment.arms and (claim.versus is None or claim.versus in experiment.arms)
-            assert claim.command.startswith("rnnjax train --experiment " + name)
+@pytest.mark.parametrize("name", ["counting", "counting_paper", "qrnn_vs_lstm", "transduction", "cfl", "ntm"])
+def test_the_experiments_claims_name_their_arms_a_source_a_budget_and_the_deviations(name):
+    experiment = load_experiment(name)
+    assert experiment.claims and experiment.deviations, name
+    for claim in experiment.claims:
+        named = claim.arms + claim.rivals + ((claim.fit.arm,) if claim.fit and claim.fit.arm else ())
+        assert set(named) <= set(experiment.arms), (claim.claim, named)
+        assert claim.command.startswith("rnnjax train --experiment " + name)
+        assert claim.source and claim.budget, f"{claim.claim}: every figure has its source and our budget"
+    assert "Deviations from" in load_module_doc(name) and experiment.deviations[0].setting in load_module_doc(name)
+    assert "Deviations from" not in experiment.description, "the report renders the rows; the page shows them once"
+
+
+def load_module_doc(name: str) -> str:
+    """The experiment file's module docstring (with the deviations table appended)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"doc_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.__doc__
+
+
+def test_the_counting_gru_that_learned_nothing_does_not_reproduce_its_failure():
+    """The main job's claims on runs like its own: every LSTM right on all training n, every GRU on none."""
+    experiment = load_experiment("counting")
+    trained = []
+    for arm, largest, within in (("lstm_anbn", (149, 145, 174), 1.0), ("gru_anbn", (0, 0, 0), 0.0),
+                                 ("lstm_anbncn", (140, 114, 193), 1.0), ("gru_anbncn", (0, 0, 0), 0.0)):
+        for value in largest:
+            trained += runs(arm, value, metric="largest_correct_n")
+            trained[-1].results["correct_within_training"] = within
+    rows = {row["claim"]: row for row in (verdict(c, trained) for c in experiment.claims)}
+    assert rows["GRU fails on a^n b^n long before the LSTM"]["verdict"] == "did not train"
+    assert rows["LSTM recognises a^n b^n c^n past the training range (n < 50)"]["verdict"] == "reproduced"
+    assert all(row["source"].startswith("Weiss, Goldberg & Yahav 2018 (ACL") for row in rows.values())
 
 
 def test_report_prints_the_claims_of_the_experiment(tmp_path, capsys):
@@ -140,6 +171,7 @@ def test_the_best_of_several_arms_by_a_selection_metric_and_several_rivals():
     lowest = Claim("RNS lowest", "lower", "rns", "score", float("inf"), higher=False, versus=("lstm", "ns"))
     assert verdict(lowest, runs("rns", 0.1) + runs("lstm", 0.3) + runs("ns", 0.2))["verdict"] == "reproduced"
     assert verdict(lowest, runs("rns", 0.1) + runs("lstm", 0.3) + runs("ns", 0.05))["verdict"] == "not"
+    assert verdict(lowest, runs("rns", 0.1) + runs("lstm", 0.3))["verdict"] == "not run", "a rival not trained here"
 
 
 def test_every_row_carries_its_source_and_our_budget_against_the_papers():
@@ -153,6 +185,8 @@ def test_every_row_carries_its_source_and_our_budget_against_the_papers():
     examples = Budget(1_000_000, "1,000k sequences (Figure 3)")
     assert examples.text(runs("a", 1, steps=3000, batch=16)).startswith("1/20.8 (ours 48,000 examples")
     assert Budget(10, "ten").text(runs("a", 1, steps=40, batch=1)).startswith("4x")
+    unstated = Budget(None, "trained to convergence").text(runs("a", 1, steps=3000, batch=10))
+    assert unstated == "no ratio: ours 30,000 examples, median over seeds; paper's not stated (trained to convergence)"
     unsourced = verdict(Claim("x", "y", "lstm", "score", 1), runs("lstm", 2))
     assert unsourced["source"] == "no source" and unsourced["budget"] == "not stated"
     note = provenance([claim], runs("lstm", 300, steps=30_000, batch=1))
@@ -165,3 +199,15 @@ def test_deviations_are_appended_to_a_docstring_as_a_table():
     assert doc.splitlines()[2] == "Deviations from the paper:"
     assert "| threshold | 0.005 (public code) | 0.01 | older default | accepts fewer near misses |" in doc
     assert with_deviations("Claim: counts.", ()) == "Claim: counts."
+
+
+def test_a_claim_that_an_arm_cannot_learn_needs_a_control_arm_that_did():
+    """"The 1-layer QRNN stays at the majority class" is evidence only where the same protocol
+    trained the 2-layer QRNN; an untrained control makes it "did not train"."""
+    claim = Claim("QRNN at the majority class", "+0.2 points", "qrnn1", "score", 0.0, within=0.02,
+                  fit=Fit("fit", 0.95, arm="qrnn2"))
+    at_majority = runs("qrnn1", 0.0, 0.01, -0.01)
+    assert verdict(claim, at_majority + runs("qrnn2", 0, 0, fit=[1.0, 0.5]))["verdict"] == "reproduced"
+    row = verdict(claim, at_majority + runs("qrnn2", 0, 0, fit=[0.5, 0.6]))
+    assert row["verdict"] == "did not train" and "control: 0 of 2 seeds of qrnn2 fit >= 0.95" in row["ours"]
+    assert verdict(claim, at_majority)["verdict"] == "did not train", "no control trained: no evidence"

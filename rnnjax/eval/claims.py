@@ -10,7 +10,8 @@ gives a verdict from the numbers alone:
     did not train  the claim is that an arm fails (to generalise, or before another arm),
                    and no seed of that arm fit its training range (``Claim.fit``): a model
                    that learned nothing is no evidence of a failure
-    not run        no finished run of the arm (e.g. only some arms were trained)
+    not run        no finished run of the arm, or of an arm it is compared with (e.g. only
+                   some arms were trained)
 
 A claim with a ``fit`` precondition is measured on the seeds that fit their training
 range only; when fewer than half of the seeds fit, it is at most "partly".
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rnnjax.eval.tables import alive, lower_is_better, markdown_table, measured, number
+from rnnjax.eval.tables import alive, lower_is_better, markdown_table, measured
 
 NO_SOURCE = "no source"
 NOT_STATED = "not stated"
@@ -44,13 +45,18 @@ class Fit:
       metric: a per-seed results field measured on the training range (e.g.
         ``correct_within_training``, ``coarse_train``, ``accuracy_train``; higher is better).
       bound: a seed fit its training range when ``metric >= bound``.
+      arm: None: the claim's arm must fit (its seeds that did not fit are left out).
+        Another arm: a control trained by the same protocol, for a claim that the arm
+        cannot learn even its training range (e.g. the 1-layer QRNN at the majority class):
+        the claim counts only if some seed of the control fit; the claim's seeds all count.
     """
 
     metric: str
     bound: float
+    arm: str | None = None
 
     def text(self) -> str:
-        return f"{self.metric} >= {self.bound:.3g}"
+        return f"{self.arm + ' ' if self.arm else ''}{self.metric} >= {self.bound:.3g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +65,8 @@ class Budget:
 
     Attributes:
       paper: the paper's count in ``unit`` (a ``(low, high)`` pair where it gives a range,
-        e.g. a minimum and a maximum number of epochs).
+        e.g. a minimum and a maximum number of epochs); None where the paper does not state
+        it (``paper_how`` says what it does state) and no ratio can be given.
       paper_how: its arithmetic, e.g. ``"1,000-2,000 epochs x 100 words"``.
       unit: ``"examples"`` (updates x batch size) or ``"updates"``.
 
@@ -67,7 +74,7 @@ class Budget:
     config's ``steps``), times the batch size for examples; the median over the arm's seeds.
     """
 
-    paper: float | tuple[float, float]
+    paper: float | tuple[float, float] | None
     paper_how: str
     unit: str = "examples"
 
@@ -91,10 +98,13 @@ class Budget:
     def text(self, runs: Sequence = ()) -> str:
         """``"1/3.4 (ours 29,700 updates ...; paper's 100,000-200,000 = ...)"``; without
         runs (or configs) only the paper's side."""
+        ours = self.ours(runs)
+        if self.paper is None:
+            return (f"no ratio: ours {ours:,.0f} {self.unit}, median over seeds; " if ours is not None else
+                    "no ratio: ") + f"paper's not stated ({self.paper_how})"
         low, high = self.paper if isinstance(self.paper, tuple) else (self.paper, self.paper)
         paper = f"{low:,.0f}" if low == high else f"{low:,.0f}-{high:,.0f}"
         theirs = f"paper's {paper} {self.unit} = {self.paper_how}"
-        ours = self.ours(runs)
         if ours is None:
             return theirs
         ratios = list(dict.fromkeys(_ratio(ours / count) for count in (high, low)))  # smaller first
@@ -102,10 +112,12 @@ class Budget:
 
 
 def _ratio(x: float) -> str:
-    """``0.25`` -> ``"1/4"``, ``3`` -> ``"3x"``."""
+    """``0.25`` -> ``"1/4"``, ``0.0002`` -> ``"1/5,000"``, ``3`` -> ``"3x"``."""
     if x <= 0:
         return "0"
-    return f"{number(round(x, 2))}x" if x >= 1 else f"1/{1 / x:.3g}"
+    if x >= 1:
+        return f"{x:.3g}x"
+    return f"1/{1 / x:,.0f}" if 1 / x >= 100 else f"1/{1 / x:.3g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +229,10 @@ class Claim:
         return max(values) if self.higher else min(values)
 
 
+def _number(value, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) else default
+
+
 def arm_runs(runs: Sequence, arm: str) -> list:
     """The non-diverged runs of ``arm``."""
     return [r for r in runs if r.results.get("arm") == arm and alive(r)]
@@ -247,25 +263,30 @@ def verdict(claim: Claim, runs: Sequence) -> dict:
     members = arm_runs(runs, arm) if arm else []
     row["budget"] = (claim.budget.text(members) if isinstance(claim.budget, Budget) else claim.budget) or NOT_STATED
     values = measured(members, claim.metric)
-    if not values:
+    if not values:  # no run of the arm, or none measured the metric (e.g. other test lengths)
         return row | {"ours": "", "verdict": "not run"}
     notes = [f"{arm} of {', '.join(claim.arms)}"] if len(claim.arms) > 1 else []
     capped = False
     if claim.fit is not None:
-        fits = measured(members, claim.fit.metric)
-        scored = [r for r in members if isinstance(r.results.get(claim.metric), (int, float))]
-        fitted = [r for r in scored if isinstance(r.results.get(claim.fit.metric), (int, float))
-                  and r.results[claim.fit.metric] >= claim.fit.bound]
-        notes.append(f"{len(fitted)} of {len(scored)} seeds fit the training range ({claim.fit.text()}"
-                     + (f"; median {np.median(fits):.4g})" if fits else ")"))
+        control = claim.fit.arm not in (None, arm)  # another arm, trained by the same protocol, must have fit
+        checked = arm_runs(runs, claim.fit.arm) if control else [
+            r for r in members if isinstance(r.results.get(claim.metric), (int, float))]
+        fitted = [r for r in checked if _number(r.results.get(claim.fit.metric), -np.inf) >= claim.fit.bound]
+        fits = measured(checked, claim.fit.metric)
+        notes.append((f"control: {len(fitted)} of {len(checked)} seeds of {claim.fit.text()}" if control else
+                      f"{len(fitted)} of {len(checked)} seeds fit the training range ({claim.fit.text()}"
+                      + (f"; median {np.median(fits):.4g})" if fits else ")")))
         if not fitted:
             return row | {"ours": f"median {np.median(values):.4g} ({len(values)} seeds; {'; '.join(notes)})",
                           "verdict": "did not train"}
-        values = measured(fitted, claim.metric)
-        capped = 2 * len(fitted) < len(scored)  # the median seed did not fit
+        if not control:  # only the seeds that fit are evidence; the median seed must be one of them
+            values = measured(fitted, claim.metric)
+            capped = 2 * len(fitted) < len(checked)
     median, best = float(np.median(values)), claim.best(values)
     rivals = {rival: seed_values(runs, rival, claim.metric) for rival in claim.rivals}
-    rival_medians = [float(np.median(v)) for v in rivals.values() if v]
+    if not all(rivals.values()):  # a comparison with an arm not trained here cannot be made
+        return row | {"ours": "", "verdict": "not run"}
+    rival_medians = [float(np.median(v)) for v in rivals.values()]
 
     def holds(value: float, weak: bool = False) -> bool:  # meets the bound and beats every rival's median
         return claim.meets(value, weak) and all(claim.beats(value, m) for m in rival_medians)
@@ -276,7 +297,7 @@ def verdict(claim: Claim, runs: Sequence) -> dict:
         outcome = "partly"
     else:
         outcome = "not"
-    notes += [f"{rival} median {np.median(v):.4g}" for rival, v in rivals.items() if v]
+    notes += [f"{rival} median {np.median(v):.4g}" for rival, v in rivals.items()]
     seeds = f"{len(values)} seeds" + "".join(f"; {n}" for n in notes)
     return row | {"ours": f"median {median:.4g}, best {best:.4g} ({seeds})", "verdict": outcome}
 

@@ -24,7 +24,7 @@ from rnnjax.tasks.output_tape import TapeTask, output_tape, through_first
 from rnnjax.tasks.prediction import accepts, next_symbol_accuracy, prediction, prediction_example
 from rnnjax.tasks.regular import dfa_prefix_task
 from rnnjax.tasks.reversal import marked_reversal
-from rnnjax.tasks.tagging import TaggingTask, anbn_sigma_star_prefixes, tagging
+from rnnjax.tasks.tagging import TaggingTask, anbn_sigma_star_prefixes, anbnw_prefixes, tagging
 from rnnjax.tasks.transduction import (
     Transduction,
     bigram_flip,
@@ -42,6 +42,9 @@ for _name, _language in {"anbn": anbn, "anbncn": anbncn, "anbn_sigma_star": anbn
                          "marked_reversal": marked_reversal}.items():
     TASKS.register(_name, formatted(prediction, _language))
 TASKS.register("anbn_sigma_star_prefixes", formatted(tagging, anbn_sigma_star_prefixes))
+TASKS.register("anbnw_prefixes", formatted(tagging, anbnw_prefixes))
+
+
 def _tomita(k: int) -> TaggingTask:
     return dfa_prefix_task(f"tomita{k}", languages.tomita(k))
 
@@ -84,6 +87,7 @@ __all__ = [
     "anbn",
     "anbn_sigma_star",
     "anbn_sigma_star_prefixes",
+    "anbnw_prefixes",
     "anbncn",
     "dfa_prefix_task",
     "final_class",

@@ -1,8 +1,10 @@
 """Per-token tagging: at each position, is the prefix read so far in the language?
 
 Merrill et al. 2020 (a formal hierarchy of RNN architectures) train prefix
-taggers for a^n b^n Sigma* on strings of length 64 and test on lengths up to
-2048; a 1-layer QRNN cannot do better than the majority class there.
+taggers on strings of length 64 and test on lengths up to 2048; a 1-layer QRNN
+cannot do better than the majority class there. ``anbnw_prefixes`` is their
+generator and labelling (public code); ``anbn_sigma_star_prefixes`` an earlier
+one of ours for a^n b^n Sigma*.
 
 As a task (``tagging``), the size parameter n is the string length: an example
 of size n is a string sampled at length n, tagged at every position.
@@ -69,6 +71,41 @@ def anbn_sigma_star_prefixes() -> TaggingTask:
         return ((leading_as > 0) & (first_b_run >= leading_as)).astype(jnp.int32)
 
     return TaggingTask("anbn_sigma_star_prefixes", "ab", sample, labels)
+
+
+def anbnw_prefixes() -> TaggingTask:
+    """Merrill et al. 2020's prefix task as their public generator builds it
+    (``rr_experiments/data/prefix.py`` of viking-sudo-rm/rr-experiments, commit 73312a0;
+    "a^nb^nw" in its ``plot.py``).
+
+    Samples (``length`` L): with probability 1/2, n uniform in ``[0, L // 2]`` and the string
+    ``a^n b^n`` followed by ``L - 2n`` uniform symbols; otherwise (n = 0) L uniform symbols.
+
+    Labels: read the leading run of a's (A of them), then the run of b's after it (B); at the
+    first ``a`` after that b-run, the label becomes ``A == B`` (and ``A > 0``) and stays so to
+    the end; every position before it is 0. So a position is 1 iff the string so far starts
+    with ``a^n b^n a`` for some n >= 1; ``a^n b^n`` itself, or one followed only by b's, is 0.
+    tokens: int32[L] -> labels: int32[L].
+    """
+
+    def sample(key, length):
+        k_branch, k_n, k_w = jax.random.split(key, 3)
+        n = jnp.where(jax.random.bernoulli(k_branch), jax.random.randint(k_n, (), 0, length // 2 + 1), 0)
+        positions = jnp.arange(length)
+        rest = jax.random.randint(k_w, (length,), 0, 2)
+        return jnp.where(positions < n, 0, jnp.where(positions < 2 * n, 1, rest)).astype(jnp.int32)
+
+    def labels(tokens):
+        length = tokens.shape[0]
+        positions = jnp.arange(length)
+        not_a = tokens != 0
+        leading = jnp.where(jnp.any(not_a), jnp.argmax(not_a), length)  # A: the leading a's
+        after_bs = (positions >= leading) & (tokens != 1)
+        first_a = jnp.where(jnp.any(after_bs), jnp.argmax(after_bs), length)  # the first a after the b-run
+        balanced = (leading > 0) & (first_a - leading == leading)
+        return (balanced & (positions >= first_a)).astype(jnp.int32)
+
+    return TaggingTask("anbnw_prefixes", "ab", sample, labels)
 
 
 def tagging(tagger: TaggingTask, n_min: int, n_max: int, eval_n_max: int, *,
