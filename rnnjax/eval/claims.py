@@ -318,5 +318,10 @@ def provenance(claims: Sequence[Claim], runs: Sequence = ()) -> str:
         return ""
     rows = [verdict(c, runs) for c in claims]
     sources = list(dict.fromkeys(r["source"] for r in rows))
-    budgets = list(dict.fromkeys(f"{r['arm']}: {r['budget']}" for r in rows))
+    arms: dict[str, list[str]] = {}  # budget -> the arms with it
+    for r in rows:
+        arms.setdefault(r["budget"], [])
+        if r["arm"] not in arms[r["budget"]]:
+            arms[r["budget"]].append(r["arm"])
+    budgets = [f"{', '.join(names)}: {budget}" for budget, names in arms.items()]
     return "Paper's figures from: " + "; ".join(sources) + ".\nBudget (ours / paper's): " + "; ".join(budgets) + "."
