@@ -22,7 +22,7 @@ GRU or SRNN seed counts as failing only if it fit at least 30% of its training n
 The report plots the training loss of every arm, so a GRU that did not fit its
 training range shows how far its loss came.
 
-    rnnjax train --experiment counting_paper       # 3 seeds per arm, 2-3 hours on 2 cores
+    rnnjax train --experiment counting_paper       # 3 seeds per arm, about an hour on 2 cores
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ stays below 0.9 on the longer ones. An LSTM that did not fit its training sizes 
 not train" for the claim that it fails to generalise. The hard-head NTM and the tape
 are our arms; the paper claims nothing of them.
 
-    rnnjax train --experiment ntm                 # copy and recall, 3 seeds
+    rnnjax train --experiment ntm                 # copy and recall, 3 seeds (about 20 min on 2 cores)
     rnnjax train --experiment ntm --arms ntm_priority_sort-ntm ntm_repeat_copy-ntm ...   # the other tasks
 
 Arms are ``<task>-<model>``; the models are an LSTM, the soft NTM, the NTM with

@@ -49,17 +49,17 @@ cfl_short="$few --n-min 4 --n-max 6 --eval-n-max 8"  # the cfl entries
 # name                 command                                                             quick flags
 entry counting         "rnnjax train --experiment counting"                                 "$few --eval-n-max 20"   # 2-3 min
 entry counting_sweep   "rnnjax sweep --experiment counting"                                 "$few --eval-n-max 20"   # 15 min
-entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 2-3 h: the public code's budget (GRU, SRNN: all 2000 epochs)
+entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 60 min: the public code's budget (arms that never fit: all 2000 epochs)
 entry doubling_lstm    "rnnjax sweep --experiment doubling_lstm"                            "$few"                   # 3 min
 entry qrnn_vs_lstm     "rnnjax train --experiment qrnn_vs_lstm --steps 62500"               "$few --eval-lengths 8 16"  # 25 min; 10 epochs at most (the authors' 100), 3 seeds
 entry extraction       "rnnjax train --experiment extraction"                               "$few --arms tomita1-gru tomita2-lstm"  # 4 min
-entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 7 min
+entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 20 min
 # the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
 entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
-                       "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 45 min; svo_sov needs n >= 5
+                       "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 45-60 min (45 arms); svo_sov needs n >= 5
 entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm1 reversal-lstm2 reversal-lstm4 reversal-lstm8 --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
-                       "$short"  # 25 min
-entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm1 reversal-lstm2 reversal-lstm4 reversal-lstm8 --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "$short"  # 20 min
+                       "$short"  # 30 min (with the four deep-LSTM depths on reversal)
+entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm1 reversal-lstm2 reversal-lstm4 reversal-lstm8 --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "$short"  # 25 min (with the four deep-LSTM depths on reversal)
 entry transduction_curriculum "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --order curriculum" "$short"  # 15 min
 entry transduction_hidden16 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01 --hidden 16" "$short"  # 10 min
 entry transduction_rmsprop6000 "rnnjax train --experiment transduction --arms reversal-stack copy-deque reversal-deque --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 6000 --optimizer rmsprop --learning-rate 0.001" \
