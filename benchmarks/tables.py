@@ -138,13 +138,31 @@ CHOMSKY_MODELS = {"rnn": "RNN", "lstm": "LSTM", "stack_rnn": "stack RNN", "tape_
 
 
 def chomsky_table(report: dict) -> str:
-    """``benchmarks/chomsky.py``: train step ms of each model beside the public Haiku code's, then the
-    evaluation over lengths and the whole (task, model) run against their one-at-a-time baselines."""
+    """``benchmarks/chomsky.py``: train step ms of each model beside the public Haiku code's (with the forward
+    pass alone and the step / forward ratio), then the projected grid (``--project``) or the evaluation over
+    lengths and the whole (task, model) run against their one-at-a-time baselines."""
     steps = markdown_table(
-        ["model", "ms", "Haiku ms", "speed vs Haiku"],
+        ["model", "ms", "Haiku ms", "speed vs Haiku", "forward ms", "step / forward"],
         ([CHOMSKY_MODELS.get(model, model), count(figures["ms"]),
-          MISSING if figures["haiku_ms"] is None else count(figures["haiku_ms"]), ratio(figures["speedup_vs_haiku"])]
+          MISSING if figures["haiku_ms"] is None else count(figures["haiku_ms"]), ratio(figures["speedup_vs_haiku"]),
+          count(figures["forward_ms"]) if "forward_ms" in figures else MISSING,
+          ratio(figures.get("step_over_forward"))]
          for model, figures in report["train_step"].items()))
+    text = "Train step at the paper's shapes:\n\n" + steps
+    if "projection" in report:
+        hours = report["projection"]["device_hours"]
+        grid = report["projection"]["grid"]
+        rows = [[CHOMSKY_MODELS.get(m, m), count(hours["rnnjax"]["per_model"][m]),
+                 count(hours["public_code"]["per_model"][m]) if m in hours["public_code"]["per_model"] else MISSING]
+                for m in hours["rnnjax"]["per_model"]]
+        rows.append(["models with both figures", count(hours["same_models"]["rnnjax"]),
+                     count(hours["same_models"]["public_code"])])
+        text += (f"\nThe paper's grid ({grid['tasks']} tasks x {grid['models']} models x {grid['learning_rates']} "
+                 f"learning rates x {grid['seeds']} seeds x {grid['steps']:,} steps), train steps only, "
+                 f"{report['projection']['backend']} device-hours:\n\n"
+                 + markdown_table(["model", "rnnjax", "public code"], rows))
+    if "evaluation" not in report:
+        return text
     evaluation, run = report["evaluation"], report["whole_run"]
     costs = markdown_table(["measured", "ours", "one at a time", "speed-up"], [
         [f"evaluation 1..{evaluation['lengths']} x {evaluation['samples_per_length']}, one LSTM"
@@ -159,7 +177,7 @@ def chomsky_table(report: dict) -> str:
          f"{duration(run['solo_runs_seconds'])} ({run['population']} solo runs of {duration(run['solo_seconds'])})",
          ratio(run["speedup"])],
     ])
-    return "Train step at the paper's shapes:\n\n" + steps + "\nEvaluation and whole runs:\n\n" + costs
+    return text + "\nEvaluation and whole runs:\n\n" + costs
 
 
 def throughput_table(report: dict) -> str:
@@ -196,6 +214,27 @@ def population_cost_table(report: dict) -> str:
          "gates' matmul µs", "activations µs"],
         ([str(r["members"]), f"{r['us_per_member_timestep']:.1f}", ratio(r["cost_vs_one"]), ratio(r["ceiling"]),
           f"{r['matmul_us']:.2f}", f"{r['activations_us']:.2f}"] for r in report["rows"]))
+
+
+def members_table(report: dict) -> str:
+    """``benchmarks/members.py``: member-steps/s of a sweep's members vmapped (the baseline) and
+    mapped (bit-identical whatever the layout), and mapped / vmapped."""
+    return markdown_table(
+        ["members", "steps", "vmapped member-steps/s", "mapped member-steps/s", "mapped / vmapped"],
+        ([str(r["population"]), str(r["steps"]), count(r["vmap_member_steps_per_s"]),
+          count(r["map_member_steps_per_s"]), ratio(r["map_vs_vmap"])] for r in report["rows"]))
+
+
+def determinism_table(report: dict) -> str:
+    """``benchmarks/determinism.py``: per way of training members (and deterministic ops), whether
+    a run repeats bit for bit, seed 0's largest params difference alone vs in the population, and
+    the population run's seconds against the same setting without deterministic ops."""
+    return markdown_table(
+        ["members", "deterministic ops", "population", "repeats bitwise", "alone vs population: max |Δ params|",
+         "|Δ final loss|", "seconds", "vs without"],
+        ([r["members"], "on" if r["deterministic"] else "off", str(r["population"]), "yes" if r["repeats"] else "no",
+          f"{r['layout_max_abs_diff']:.3g}", f"{r['layout_loss_diff']:.3g}", duration(r["seconds"]),
+          ratio(r["vs_plain"])] for r in report["rows"]))
 
 
 def memory_table(report: dict) -> str:
@@ -258,6 +297,8 @@ BY_NAME: dict[str, Callable[[dict], str]] = {
     "RNS-RNN train step (fwd+bwd)": nondeterministic_stack_table,
     "training throughput": throughput_table,
     "population cost": population_cost_table,
+    "members mapped vs vmapped": members_table,
+    "determinism": determinism_table,
 }
 """The renderer of each report's ``benchmark`` name."""
 

@@ -14,16 +14,18 @@ flag or a bad value fails with a message naming it.
 
 
 import dataclasses
+import errno
 import json
 import os
 import shlex
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
 from rnnjax.compilation import use_persistent_cache
-from rnnjax.devices import use_cpu_cores
+from rnnjax.devices import accelerator_plugins, use_cpu_cores, use_deterministic_ops
 
 try:  # the train extra; without it, main() says which extra to install
     import tyro
@@ -33,6 +35,8 @@ except ImportError:
     pass
 
 CHOICES = {"task": "task", "cell": "cell", "memory": "memory", "model": "model"}
+COUNTS = ("cpu_devices", "max_population", "checkpoint_every", "keep", "steps_per_call")
+"""Command-line counts that must be >= 1 when given."""
 
 
 def _overrides():
@@ -68,15 +72,25 @@ def _commands():
         """hyper-parameter grid, e.g. --grid learning_rate=0.01,0.03 hidden=10,20 (sweep default: the experiment's)"""
         out: str = "runs"
         """output root; runs go to OUT/<experiment>/<arm>/[<grid values>/]seed<k> (OUT/adhoc/... without one)"""
-        resume: bool = False
-        """continue unfinished programs from their latest checkpoint instead of starting them again"""
+        resume: bool = True
+        """continue unfinished runs from their latest checkpoint of the same config (exact); --no-resume starts
+        them from step 0"""
+        overwrite: bool = False
+        """replace run folders that hold a run of another config (default: refuse them)"""
         checkpoint_every: int = 500
         keep: int = 3
         """checkpoints kept per program"""
+        members: Literal["map", "vmap"] | None = None
+        """map: each member its own compiled program, bit-identical whatever trains beside it (CPU default); vmap:
+        a program's members batched in one (GPU default; equal across layouts to float tolerance)"""
         max_population: int | None = None
-        """members per program (default: as many as fit in half the device memory)"""
+        """vmapped members per program (default: as many as fit in half the device memory)"""
+        share: str | None = None
+        """I/N: train share I (0-based) of N of the experiment's programs, into one --out shared by the N
+        processes or machines (default: a Slurm array task's; see scripts/slurm_array.sh)"""
         coordinator: str | None = None
-        """multi-host: coordinator address host:port (else from the environment, see scripts/launch_multihost.sh)"""
+        """multi-host vmapped members: coordinator address host:port (else from the environment, see
+        scripts/launch_multihost.sh)"""
         num_processes: int | None = None
         process_id: int | None = None
         progress: bool = True
@@ -86,6 +100,9 @@ def _commands():
         """CPU backend: devices a population is sharded over (default: one per core)"""
         compilation_cache: bool = True
         """keep compiled programs in JAX's persistent cache (RNNJAX_CACHE_DIR, else ~/.cache/rnnjax/jax)"""
+        deterministic: bool = False
+        """GPU: reduce in a fixed order (--xla_gpu_deterministic_ops), so a run repeats bit for bit, at a cost
+        (benchmarks/determinism.py); CPU runs repeat without it"""
         config: tyro.conf.OmitArgPrefixes[overrides] = overrides()
 
     @dataclasses.dataclass(frozen=True)
@@ -116,18 +133,37 @@ def _commands():
             "eval": (Eval, eval_command)}
 
 
-def _join_hosts(args) -> None:
-    """``jax.distributed.initialize`` when several processes are asked for, by flags
-    or by the environment (RNNJAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID or Slurm)."""
+def _hosts(args) -> tuple[int, int]:
+    """This process's share ``(i, n)`` of the experiment's programs. ``--share I/N``, else a
+    Slurm array task (``SLURM_ARRAY_TASK_ID``/``_COUNT``): a share. Else, when several
+    processes are asked for (flags, RNNJAX_COORDINATOR/NUM_PROCESSES/PROCESS_ID, or a
+    Slurm job of several tasks): mapped members (the default without an accelerator
+    plugin) make each process a share; vmapped members join ``jax.distributed`` (SPMD)."""
+    if args.share:
+        index, sep, count = args.share.partition("/")
+        if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise ValueError(f"--share must be I/N with 0 <= I < N, got {args.share!r}")
+        return int(index), int(count)
+    env = os.environ
+    if "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
+        return int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0)), \
+            int(env["SLURM_ARRAY_TASK_COUNT"])
+    coordinator = args.coordinator or env.get("RNNJAX_COORDINATOR")
+    slurm_tasks = int(env.get("SLURM_NTASKS", 1)) if "SLURM_JOB_ID" in env else 1
+    if coordinator is None and slurm_tasks < 2:
+        return 0, 1
+    if (args.members or ("vmap" if accelerator_plugins() else "map")) == "map":
+        count = args.num_processes or int(env.get("RNNJAX_NUM_PROCESSES", 0) or slurm_tasks)
+        index = args.process_id if args.process_id is not None else int(
+            env.get("RNNJAX_PROCESS_ID", env.get("SLURM_PROCID", 0)))
+        return index, count
     import jax
 
-    coordinator = args.coordinator or os.environ.get("RNNJAX_COORDINATOR")
-    num = args.num_processes or int(os.environ.get("RNNJAX_NUM_PROCESSES", 0)) or None
-    pid = args.process_id if args.process_id is not None else os.environ.get("RNNJAX_PROCESS_ID")
-    if coordinator is None and "SLURM_JOB_ID" not in os.environ:
-        return
+    pid = args.process_id if args.process_id is not None else env.get("RNNJAX_PROCESS_ID")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator, num, None if pid is None else int(pid))
+    jax.distributed.initialize(coordinator, args.num_processes or int(env.get("RNNJAX_NUM_PROCESSES", 0)) or None,
+                               None if pid is None else int(pid))
+    return 0, 1
 
 
 def _given(config) -> dict:
@@ -149,6 +185,7 @@ def adhoc_experiment(given: dict):
 
 def train_command(args, argv: tuple[str, ...] = ()) -> None:
     from rnnjax.train.experiment import load_experiment, parse_grid
+    from rnnjax.train.interrupt import Interrupted
     from rnnjax.train.sweep import run_experiment
 
     given = _given(args.config)
@@ -163,22 +200,32 @@ def train_command(args, argv: tuple[str, ...] = ()) -> None:
         grid = parse_grid(args.grid) if args.grid else (experiment.grid if is_sweep else {})
         overrides = given
     seeds = args.seeds or (experiment.sweep_seeds if is_sweep else experiment.seeds)
-    _join_hosts(args)
-    _, text = run_experiment(
-        experiment,
-        args.out,
-        arms=args.arms,
-        seeds=seeds,
-        grid=grid,
-        overrides=overrides,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-        keep=args.keep,
-        max_population=args.max_population,
-        progress=args.progress,
-        steps_per_call=args.steps_per_call,
-        command=invocation(argv),
-    )
+    share = _hosts(args)
+    try:
+        _, text = run_experiment(
+            experiment,
+            args.out,
+            arms=args.arms,
+            seeds=seeds,
+            grid=grid,
+            overrides=overrides,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every,
+            keep=args.keep,
+            max_population=args.max_population,
+            progress=args.progress,
+            steps_per_call=args.steps_per_call,
+            members=args.members,
+            share=share,
+            command=invocation(argv),
+        )
+    except Interrupted as stopped:
+        print(stopped)
+        again = shlex.join(["rnnjax", *(word for word in argv if word not in ("--no-resume", "--overwrite"))])
+        print(f"\nrnnjax: interrupted; each unfinished run was checkpointed. Continue with:\n  {again}",
+              file=sys.stderr)
+        raise SystemExit(130) from None
     print(text)
 
 
@@ -233,14 +280,48 @@ def main(argv: list[str] | None = None) -> None:
     commands = _commands()
     command = tyro.extras.subcommand_cli_from_dict({k: v[0] for k, v in commands.items()}, args=argv)
     handler = next(h for cls, h in commands.values() if type(command) is cls)
-    if getattr(command, "compilation_cache", False):
-        use_persistent_cache()
-    use_cpu_cores(getattr(command, "cpu_devices", None))
+    FULL_DISK.clear()
+    threading.excepthook = _writer_thread_error
     try:
+        for name in COUNTS:
+            if getattr(command, name, None) is not None and getattr(command, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(command, name)}")
+        if getattr(command, "deterministic", False):
+            use_deterministic_ops()
+        if getattr(command, "compilation_cache", False):
+            use_persistent_cache()
+        use_cpu_cores(getattr(command, "cpu_devices", None))
         handler(command, tuple(argv))
     except (ValueError, FileNotFoundError) as e:
         print(f"rnnjax: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        _full_disk(e)
+    finally:
+        threading.excepthook = threading.__excepthook__
+    if FULL_DISK:  # met by a writer thread (TensorBoard, orbax) while the command went on
+        _full_disk(FULL_DISK[0])
+
+
+FULL_DISK: list[OSError] = []
+"""A full disk met by a background writer thread, kept to be reported once."""
+
+
+def _writer_thread_error(args) -> None:
+    """``threading.excepthook``: a full disk in a writer thread is kept for one line at the
+    end (``FULL_DISK``) instead of a traceback per thread; other errors print as usual."""
+    if isinstance(args.exc_value, OSError) and args.exc_value.errno == errno.ENOSPC:
+        FULL_DISK.append(args.exc_value)
+    else:
+        threading.__excepthook__(args)
+
+
+def _full_disk(error: OSError) -> None:
+    print(f"rnnjax: error: no space left on the device writing {error.filename or 'the output'}; free some and run "
+          "the same command again (it continues from the latest checkpoint)", file=sys.stderr)
+    raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

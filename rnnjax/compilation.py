@@ -59,4 +59,27 @@ def use_persistent_cache() -> str:
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _replace_unreadable_entries(Path(directory))
     return directory
+
+
+def _replace_unreadable_entries(directory: Path) -> None:
+    """Makes an entry that fails to load (e.g. cut short by a full disk) be removed, so the
+    program JAX then compiles is written in its place; JAX itself warns, compiles and
+    keeps the bad entry, so every later run would compile the program again."""
+    from jax._src import compilation_cache
+
+    read = compilation_cache.get_executable_and_time
+    if getattr(read, "drops_unreadable", False):
+        return
+
+    def read_or_drop(cache_key, *args, **kwargs):
+        try:
+            return read(cache_key, *args, **kwargs)
+        except Exception:
+            for entry in directory.glob(f"{cache_key}*"):
+                entry.unlink(missing_ok=True)
+            raise
+
+    read_or_drop.drops_unreadable = True
+    compilation_cache.get_executable_and_time = read_or_drop

@@ -43,3 +43,23 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     except RuntimeError:  # the backend is up (an earlier JAX operation in this process)
         return None
     return count
+
+
+DETERMINISTIC_GPU = "--xla_gpu_deterministic_ops=true"
+
+
+def use_deterministic_ops() -> None:
+    """Makes XLA:GPU reduce in a fixed order (``--xla_gpu_deterministic_ops``), so a run
+    repeats bit for bit on one GPU, at a cost measured in ``benchmarks/determinism.py``;
+    XLA:CPU runs repeat without it. Call before the first JAX operation."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if DETERMINISTIC_GPU not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_GPU}".strip()
+
+
+def accelerator_plugins() -> list[str]:
+    """The JAX accelerator plugins installed (GPU or TPU), found without starting a backend
+    (``jax.distributed`` must be joined before one starts)."""
+    from importlib.metadata import entry_points
+
+    return sorted(e.name for e in entry_points(group="jax_plugins"))

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs `rnnjax sweep ARGS...` as one process of a multi-host sweep.
+# Runs `rnnjax sweep ARGS...` as one process of a multi-host sweep. Mapped members (the default
+# without a GPU) make each process a share of the experiment's programs (as --share I/N; see also
+# scripts/slurm_array.sh); vmapped members (--members vmap, the GPU default) join jax.distributed
+# and train each program's population as one array over every device of every process.
 #
 #   Slurm (one task per host; jax.distributed reads the Slurm environment):
 #     srun --nodes=4 --ntasks-per-node=1 scripts/launch_multihost.sh --experiment counting

@@ -36,7 +36,8 @@ KILLED_AFTER_FIRST_SAVE = textwrap.dedent(
 
     sweep.save_run = save_then_die
     from rnnjax.train.experiment import load_experiment
-    sweep.run_experiment(load_experiment(sys.argv[1]), sys.argv[2], checkpoint_every=5, progress=False)
+    sweep.run_experiment(load_experiment(sys.argv[1]), sys.argv[2], checkpoint_every=5, progress=False,
+                         members="vmap")
     """
 )
 
@@ -59,6 +60,7 @@ def _experiment_file(tmp_path: Path) -> Path:
 def _finish(run_dir: Path, cfg: TrainConfig) -> None:
     """Marks ``run_dir`` finished with ``cfg`` (what ``finished_with`` looks at)."""
     write_config(cfg, run_dir)
+    (run_dir / "params").mkdir()
     (run_dir / "results.json").write_text("{}")
 
 
@@ -88,14 +90,15 @@ def test_killed_while_writing_results_resumes_without_training_again(tmp_path, m
 
     monkeypatch.setattr(rnnjax.train.loop, "run_loop", loop_spy)
     monkeypatch.setattr(rnnjax.train.sweep, "save_run", save_spy)
-    runs, _ = run_experiment(load_experiment(str(experiment)), out, resume=True, checkpoint_every=5, progress=False)
+    runs, _ = run_experiment(load_experiment(str(experiment)), out, checkpoint_every=5, progress=False,
+                             members="vmap")
 
     assert starts == [(TINY.run.steps, 3)], "the killed program, adopted whole, resumed at its last step"
-    assert f"resuming from step {TINY.run.steps}" in capfd.readouterr().err
+    assert f"resuming from the checkpoint at step {TINY.run.steps}" in capfd.readouterr().err
     assert saved == ["seed1", "seed2"], "the member finished before the kill is not written again"
     assert ((first / "results.json").read_text(), (first / "results.json").stat().st_mtime_ns) == written
     assert [r.run_dir.name for r in runs] == ["seed0", "seed1", "seed2"]
-    assert {r.results["population"] for r in runs} == {3}
+    assert {r.results["layout"]["population"] for r in runs} == {3}
     assert all(len(r.history) == len(runs[0].history) > 0 for r in runs)
     assert not any((sweep_dir / ".checkpoints").iterdir())
 
@@ -139,7 +142,7 @@ def test_programs_in_threads_save_and_load_finished_runs_without_colliding(tmp_p
     def save_runs(lane: int) -> None:
         try:
             for i in range(60):
-                save_run(tmp_path / f"lane{lane}" / f"run{i}", params, {"run": i})
+                save_run(tmp_path / f"lane{lane}" / f"run{i}", TINY, params, {"run": i})
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

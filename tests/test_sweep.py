@@ -110,7 +110,7 @@ def test_sweep_writes_hparams_and_report(tmp_path):
     run_dirs = find_runs(sweep_dir)
     assert len(run_dirs) == 6, "2 learning rates x 3 sweep seeds"
     results = [json.loads((d / "results.json").read_text()) for d in run_dirs]
-    assert {r["population"] for r in results} == {6}, "learning rates share one program"
+    assert {r["layout"]["members"] for r in results} == {"map"}, "each member its own program on CPU"
     assert all(list((d / "hparams").glob("events.out.tfevents*")) for d in run_dirs)
     assert not (sweep_dir / ".checkpoints").exists() or not any((sweep_dir / ".checkpoints").iterdir())
     main(["report", str(sweep_dir)])
@@ -139,7 +139,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     resumed = _rnnjax(*common, "--out", str(tmp_path / "killed"), "--resume")
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
-    assert "resuming from step" in err
+    assert "resuming from the checkpoint at step" in err
     out, err = reference.communicate(timeout=600)
     assert reference.returncode == 0, err
 
@@ -151,14 +151,15 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path):
     members = [TINY.replace(seed=s) for s in (0, 1)]
-    reference = train_population(members, progress=False)
-    train_population(members, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10, keep=3)
+    reference = train_population(members, progress=False, members="vmap")
+    train_population(members, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10, keep=3, members="vmap")
     assert sorted(int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()) == [10, 20, 30]
     for f in (tmp_path / "30").rglob("*"):
         if f.is_file() and f.stat().st_size > 0 and "state" in str(f):
             f.write_bytes(b"\x00" * 7)
     with pytest.warns(UserWarning, match="checkpoint at step 30 is unreadable"):
-        resumed = train_population(members, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10, resume=True)
+        resumed = train_population(members, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10, resume=True,
+                                   members="vmap")
     for a, b in zip(resumed, reference):
         chex.assert_trees_all_equal(a.params, b.params)
         assert [h["step"] for h in a.history] == [0, 10, 20, 29]
@@ -195,21 +196,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_split_the_population_and_agree(tmp_path):
+def test_two_processes_split_a_vmapped_population_and_agree(tmp_path):
     experiment = _experiment_file(tmp_path, steps=30)
     common = ["sweep", "--experiment", str(experiment), "--no-progress"]
     env = {"RNNJAX_COORDINATOR": f"127.0.0.1:{_free_port()}", "RNNJAX_NUM_PROCESSES": "2"}
-    procs = [_rnnjax(*common, "--out", str(tmp_path / "two"), env=env | {"RNNJAX_PROCESS_ID": str(i)}) for i in (0, 1)]
+    procs = [_rnnjax(*common, "--members", "vmap", "--out", str(tmp_path / "two"),
+                     env=env | {"RNNJAX_PROCESS_ID": str(i)}) for i in (0, 1)]
     single = _rnnjax(*common, "--out", str(tmp_path / "one"))
     for p in (*procs, single):
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
 
     two = tmp_path / "two" / "tiny"
-    trained_by = {d.name: json.loads((d / "results.json").read_text())["process"] for d in find_runs(two)}
+    trained_by = {d.name: json.loads((d / "results.json").read_text())["layout"]["process"] for d in find_runs(two)}
     assert trained_by == {"seed0": 0, "seed1": 0, "seed2": 1}
     assert (two / "summary.md").exists(), "process 0 writes the report"
-    expected = _params(tmp_path / "one" / "tiny")
+    expected = _params(tmp_path / "one" / "tiny")  # mapped: vmapped members agree to float tolerance
     for name, params in _params(two).items():
         chex.assert_trees_all_close(params, expected[name], rtol=1e-5, atol=1e-5)
 
@@ -219,19 +221,29 @@ def test_programs_run_concurrently_each_once_on_its_lane_and_the_first_error_is_
 
     done = []
 
-    def work(devices, item):
-        done.append((devices, item))
+    def work(lane, devices, item):
+        done.append((lane, devices, item))
 
     run_concurrently(work, [(i,) for i in range(7)], [["d0"], ["d1"]])
-    assert sorted(item for _, item in done) == list(range(7))
-    assert {tuple(d) for d, _ in done} <= {("d0",), ("d1",)}
+    assert sorted(item for _, _, item in done) == list(range(7))
+    assert {(lane, tuple(d)) for lane, d, _ in done} <= {(0, ("d0",)), (1, ("d1",))}
 
-    def fails(devices, item):
+    def fails(lane, devices, item):
         if item == 2:
             raise RuntimeError("item 2 failed")
 
     with pytest.raises(RuntimeError, match="item 2 failed"):
         run_concurrently(fails, [(i,) for i in range(5)], [["d0"], ["d1"]])
     done.clear()
-    run_concurrently(work, [(0,), (1,)], [None])  # one lane: in order, in this thread
-    assert done == [(None, 0), (None, 1)]
+    run_concurrently(work, [(0,), (1,)], [None])  # one lane: in order
+    assert done == [(0, None, 0), (0, None, 1)]
+
+    grouped = []  # a group's items (one program's members: one compilation) stay on one lane
+
+    def slow(lane, devices, name, i):
+        time.sleep(0.05)
+        grouped.append((name, lane))
+
+    run_concurrently(slow, [("a", 0), ("a", 1), ("b", 0), ("b", 1)], [["d0"], ["d1"]], group=lambda item: item[0])
+    lanes_of = {name: {lane for n, lane in grouped if n == name} for name in "ab"}
+    assert lanes_of["a"] != lanes_of["b"] and all(len(v) == 1 for v in lanes_of.values())

@@ -17,6 +17,7 @@ experiment's directory:
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from rnnjax.eval.tables import (
     summarise,
     write_table,
 )
-from rnnjax.train.experiment import Experiment, load_experiment
+from rnnjax.train.experiment import Experiment, built_in_experiments, load_experiment
 from rnnjax.train.runs import Run, find_runs, load_runs
 
 FILES = ("compact", "runs", "summary", "claims", "deviations")
@@ -149,16 +150,17 @@ def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, ht
 
 
 def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:
-    """Reports the finished runs under ``path``: as ``experiment`` (default: the experiment
-    named like the directory, else as plain runs), or, for a runs folder whose
-    subdirectories are experiments' outputs, each of those and an ``index.html`` over them."""
+    """Reports the finished runs under ``path``: as ``experiment`` (default: the built-in
+    experiment named like the directory, else as plain runs), or, for a runs folder whose
+    subdirectories are experiments' outputs, each of those and an ``index.html`` over them.
+    Nothing found in the folder is imported; runs that cannot be read are named and left out."""
     path = Path(path)
     run_dirs = find_runs(path)
     if not run_dirs:
         raise FileNotFoundError(f"no finished runs (results.json) under {path}")
-    named = load_experiment(experiment) if experiment else _experiment_named(path.resolve().name)
+    named = load_experiment(experiment) if experiment else _built_in_named(path.resolve().name)
     if experiment is None and named is None:
-        parts = [(p, _experiment_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
+        parts = [(p, _built_in_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
         parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc"]
         if parts:
             reports = [_report(p, find_runs(p), e, html) for p, e in parts]
@@ -169,7 +171,8 @@ def report_directory(path: str | Path, experiment: str | None = None, html: bool
 
 
 def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, html: bool) -> Report:
-    runs = load_runs(run_dirs)
+    runs = load_runs(run_dirs, on_broken=lambda message: print(f"rnnjax: {message}; left out of the report",
+                                                               file=sys.stderr))
     if experiment is None:
         return write_report(runs, path, name=path.name, html=html)
     order = {arm: i for i, arm in enumerate(experiment.arms)}
@@ -177,8 +180,5 @@ def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, htm
     return experiment_report(experiment, runs, path, html)
 
 
-def _experiment_named(name: str) -> Experiment | None:
-    try:
-        return load_experiment(name)
-    except ValueError:
-        return None
+def _built_in_named(name: str) -> Experiment | None:
+    return load_experiment(name) if name in built_in_experiments() else None

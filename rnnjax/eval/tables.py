@@ -18,7 +18,7 @@ import numpy as np
 
 # Results fields that describe a run rather than measure it.
 BOOKKEEPING = {"seed", "label", "arm", "diverged_at", "stopped_at", "steps_per_second", "population", "process",
-               "correct_by_n"}
+               "layout", "config_id", "correct_by_n"}
 MEMBER_HPARAMS = {"learning_rate", "clip_norm"}
 
 

@@ -92,6 +92,7 @@ __all__ = [
     "dfa_prefix_task",
     "final_class",
     "formatted",
+    "smallest_n",
     "language_model",
     "marked_reversal",
     "next_symbol_accuracy",
@@ -103,3 +104,9 @@ __all__ = [
     "through_first",
     "transduction",
 ]
+
+
+def smallest_n(name: str, options: dict | None = None) -> int:
+    """The smallest training n that task ``name`` takes with ``options`` (1 unless its builder says)."""
+    build = TASKS[name].build
+    return build.smallest_n(**(options or {})) if hasattr(build, "smallest_n") else 1

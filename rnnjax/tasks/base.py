@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -156,6 +157,22 @@ class Task:
         return int(example["inputs"].shape[0])
 
 
+def require_positive(**counts: int) -> None:
+    """A ValueError naming the first of ``counts`` (an option's name -> its value) below 1."""
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def check_host_memory(what: str, nbytes: float, fraction: float = 0.5) -> None:
+    """A ValueError, before anything is built, when ``what`` needs more than ``fraction`` of
+    this machine's memory (``nbytes``: an estimate)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if nbytes > fraction * total:
+        raise ValueError(f"{what} needs about {nbytes / 2**30:.1f} GiB of host memory for its examples, more than "
+                         f"{fraction:.0%} of this machine's {total / 2**30:.1f} GiB; ask for less")
+
+
 def cached(build: Callable[[], Any]) -> Callable[[], Any]:
     """``build`` run once, on the first call (for evaluation sets and sample pools)."""
     return functools.cache(build)
@@ -204,6 +221,14 @@ def formatted(format_task: Callable[..., Task], define: Callable[..., Any]) -> C
         theirs = {k: v for k, v in options.items() if k not in own}
         return format_task(define(**theirs), n_min, n_max, eval_n_max, **ours)
 
+    def smallest_n(**options) -> int:
+        """The smallest training n the task takes with ``options`` (its format's and its
+        definition's ``min_length`` / ``min_size``)."""
+        definition = define(**{k: v for k, v in options.items() if k not in own})
+        return max(getattr(format_task, "smallest_n", 1), getattr(definition, "min_length", 1),
+                   getattr(definition, "min_size", 1))
+
+    build.smallest_n = smallest_n
     keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in (*define_params, *format_params)]
     positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=int)
                   for n in ("n_min", "n_max", "eval_n_max")]

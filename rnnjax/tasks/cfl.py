@@ -25,7 +25,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, cached, masked_mean, token_nll
+from rnnjax.tasks.base import (
+    EvalSet,
+    Evaluation,
+    Example,
+    Predictor,
+    Task,
+    cached,
+    masked_mean,
+    require_positive,
+    token_nll,
+)
 from rnnjax.tasks.prediction import prediction_example
 
 
@@ -256,6 +266,7 @@ def language_model(grammar: str, n_min: int, n_max: int, eval_n_max: int, *, poo
     trained on ``pool_size`` strings of length ``[n_min, n_max]``, evaluated by the
     cross-entropy difference on ``eval_samples`` strings of length ``[n_min, eval_n_max]``
     (the corpus is drawn with seed 0 on first use)."""
+    require_positive(pool_size=pool_size, eval_samples=eval_samples)
     if grammar not in GRAMMARS:
         raise ValueError(f"no CFL grammar {grammar!r}; available: {sorted(GRAMMARS)}")
     pcfg, alphabet = GRAMMARS[grammar]

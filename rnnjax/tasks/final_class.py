@@ -22,6 +22,7 @@ from rnnjax.tasks.base import (
     cached,
     masked_classification,
     per_n_accuracy,
+    require_positive,
     sized_sets,
 )
 
@@ -48,6 +49,7 @@ class ClassTask:
 
 def final_class(task: ClassTask, n_min: int, n_max: int, eval_n_max: int, *, eval_samples: int = 64) -> Task:
     """``task``'s label read at the last input position, trained with n in ``[n_min, n_max]``."""
+    require_positive(eval_samples=eval_samples)
 
     def sample(key, n_lo, n_hi, max_len) -> Example:
         k_n, k_make = jax.random.split(key)

@@ -40,6 +40,7 @@ from rnnjax.tasks.base import (
     cached,
     cross_entropy,
     per_n_accuracy,
+    require_positive,
     sized_sets,
 )
 
@@ -106,6 +107,7 @@ def output_tape(task: TapeTask, n_min: int, n_max: int, eval_n_max: int, *, eval
                 eval_programs: int = 10) -> Task:
     """``task`` on an output tape, trained with n in ``[n_min, n_max]``; its evaluation runs
     in at most ``eval_programs`` padded widths (one compiled program each)."""
+    require_positive(eval_samples=eval_samples, eval_programs=eval_programs)
     if n_min < task.min_size or eval_n_max < task.min_size:
         raise ValueError(f"{task.name} is defined for n >= {task.min_size}: n_min and eval_n_max must be "
                          f">= {task.min_size}, got n_min={n_min}, eval_n_max={eval_n_max}")

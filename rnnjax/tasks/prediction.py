@@ -23,7 +23,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.tasks.base import Array, EvalSet, Evaluation, Example, Predictor, Task, cached, masked_mean, token_nll
+from rnnjax.tasks.base import (
+    Array,
+    EvalSet,
+    Evaluation,
+    Example,
+    Predictor,
+    Task,
+    cached,
+    check_host_memory,
+    masked_mean,
+    token_nll,
+)
 from rnnjax.tasks.language import Language
 
 
@@ -133,10 +144,14 @@ def probe_evaluation(language: Language, n_min: int, n_max: int, eval_n_max: int
     Metrics: the largest n below which every n is correct (member accepted, near misses
     rejected), the fraction of n correct inside the training range and in
     ``(n_max, 2 n_max]``, counts, and ``correct_by_n``, a string of 0/1 per n."""
-    strings, per_n = probe_strings(language, range(1, eval_n_max + 1))
+    per_n = len(language.probes(1)[1])
+    check_host_memory(f"evaluating every n in 1..{eval_n_max} (--eval-n-max)",
+                      eval_n_max * (1 + per_n) * (language.max_length(eval_n_max) + 2) * 16)
+    member, near = language.probes(eval_n_max)
 
     @cached
     def sets():
+        strings, _ = probe_strings(language, range(1, eval_n_max + 1))
         lengths = np.array([len(s) + 1 for s in strings], np.int32)
         return (EvalSet("probes", encode_examples(language, strings), lengths, pad_multiple=256),)
 
@@ -158,7 +173,7 @@ def probe_evaluation(language: Language, n_min: int, n_max: int, eval_n_max: int
     metrics = ("largest_correct_n", "correct_within_training", "correct_beyond_training", "members_accepted",
                "near_misses_rejected", "correct_by_n")
     return Evaluation(sets, lambda model, ex: {"accepted": accepted(model, ex)}, summarise, metrics,
-                      max(len(s) for s in strings) + 1, f"every n in 1..{eval_n_max}: member and near misses")
+                      max(len(s) for s in (member, *near)) + 1, f"every n in 1..{eval_n_max}: member and near misses")
 
 
 def sampled_evaluation(language: Language, n_min: int, n_max: int, eval_n_max: int, accepted,

@@ -19,7 +19,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.tasks.base import EvalSet, Evaluation, Example, Predictor, Task, cached, masked_classification
+from rnnjax.tasks.base import (
+    EvalSet,
+    Evaluation,
+    Example,
+    Predictor,
+    Task,
+    cached,
+    masked_classification,
+    require_positive,
+)
 from rnnjax.tasks.language import prefix_counts
 
 
@@ -115,6 +124,7 @@ def tagging(tagger: TaggingTask, n_min: int, n_max: int, eval_n_max: int, *,
     Evaluation: per-token accuracy on ``eval_samples`` strings of each length in
     ``eval_lengths`` (``accuracy_T<L>``), beside the majority-class rate of the same
     tokens (``majority_T<L>``); ``eval_n_max`` is not used."""
+    require_positive(eval_samples=eval_samples)
     if any(length < 2 for length in (n_min, *eval_lengths)):
         raise ValueError(f"tagged strings need length >= 2, got n_min {n_min} and eval_lengths {eval_lengths}")
 
@@ -150,3 +160,6 @@ def tagging(tagger: TaggingTask, n_min: int, n_max: int, eval_n_max: int, *,
                             f"{eval_samples} strings of each length in {eval_lengths}")
     return Task(tagger.name, tagger.vocab_size, tagger.num_labels, (n_min, n_max), lambda n: n, sample,
                 masked_classification, evaluation, ("accuracy",), pad_multiple=1, definition=tagger)
+
+
+tagging.smallest_n = 2  # a tagged string has at least two symbols

@@ -29,7 +29,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnjax.tasks.base import Array, EvalSet, Evaluation, Example, Predictor, Task, cached, masked_classification
+from rnnjax.tasks.base import (
+    Array,
+    EvalSet,
+    Evaluation,
+    Example,
+    Predictor,
+    Task,
+    cached,
+    masked_classification,
+    require_positive,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +246,7 @@ def transduction(task: Transduction, n_min: int, n_max: int, eval_n_max: int, *,
     """Teacher-forced training on sources of length ``[n_min, n_max]``; greedy decoding
     scored on ``eval_samples`` sources with n in the training range (``*_train``) and in
     ``(n_max, eval_n_max]`` (``*_test``; Grefenstette et al. train on 8-64, test on 65-128)."""
+    require_positive(eval_samples=eval_samples)
     if n_min < task.min_length:
         raise ValueError(f"{task.name} sources have at least {task.min_length} symbols: "
                          f"n_min must be >= {task.min_length}, got {n_min}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,8 @@ class Parts:
       buckets: its training length buckets.
       model: memories sized for the longest training input.
       eval_model: memories sized for the longest evaluation input (same parameters).
+      programs: the program's compiled functions, built once (``program``) and shared by
+        every member and lane that trains it.
     """
 
     config: TrainConfig
@@ -54,6 +58,16 @@ class Parts:
     buckets: tuple[Bucket, ...]
     model: Any
     eval_model: Any
+    programs: dict = dataclasses.field(default_factory=dict, repr=False)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+
+    def program(self, name: Any, make: Callable[[], Any]) -> Any:
+        """``make()`` on the first call for ``name``, the same object after (thread-safe),
+        so a jitted function traced for one member serves the others."""
+        with self._lock:
+            if name not in self.programs:
+                self.programs[name] = make()
+            return self.programs[name]
 
 
 def build(cfg: TrainConfig) -> Parts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -23,11 +24,11 @@ from typing import Any, Literal
 from rnnjax import legacy
 from rnnjax.cells import CELLS
 from rnnjax.memory import MEMORIES
-from rnnjax.models import MODELS
+from rnnjax.models import EMBEDDING_DIMS, MODELS
 from rnnjax.registry import Entry, Registry, check_value
-from rnnjax.tasks import TASKS
+from rnnjax.tasks import TASKS, smallest_n
 
-VERSION = 2
+VERSION = 3
 NO_MEMORY = "none"
 
 
@@ -69,7 +70,15 @@ def _resolve(registry: Registry, name: str, given: Mapping) -> Options:
         takes = ", ".join(entry.options) or "no options"
         raise ValueError(f"{registry.kind} {name!r} takes no option {', '.join(sorted(unknown))} (it takes: {takes})")
     values = entry.defaults() | dict(given)
-    return Options({k: check_value(k, entry.options[k].hint, v) for k, v in values.items()})
+    return Options({k: _finite(k, check_value(k, entry.options[k].hint, v)) for k, v in values.items()})
+
+
+def _finite(name: str, value: Any) -> Any:
+    """``value``, or a ValueError naming ``name`` if it is (or holds) a float that is not finite:
+    a config is written as standard JSON, and no setting is infinite."""
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, tuple) else (value,))):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
 
 
 class _Group:
@@ -82,7 +91,7 @@ class _Group:
         for f in dataclasses.fields(self):
             if hints[f.name] is Options:
                 continue
-            object.__setattr__(self, f.name, check_value(f.name, hints[f.name], getattr(self, f.name)))
+            object.__setattr__(self, f.name, _finite(f.name, check_value(f.name, hints[f.name], getattr(self, f.name))))
         for name in self.POSITIVE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -179,6 +188,10 @@ class RunConfig(_Group):
 
     def __post_init__(self):
         self._check()
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in 0..{2**32 - 1} (a uint32), got {self.seed}")
+        if self.steps >= 2**31:
+            raise ValueError(f"steps must be below 2**31 (the step counter is an int32), got {self.steps}")
         if self.stop_patience < 0:
             raise ValueError(f"stop_patience must be >= 0, got {self.stop_patience}")
         if self.stop_patience and self.stop_when == "never":
@@ -257,8 +270,10 @@ class TrainConfig:
     def replace(self, *, strict: bool = True, **flat) -> TrainConfig:
         """A copy with flat fields replaced. Entry names (task, cell, memory, model) go first;
         an entry whose name changes keeps the options the new entry also takes and gets
-        the new entry's defaults for the rest. An option that the (new) entry does not
-        take is an error, or skipped if not ``strict``."""
+        the new entry's defaults for the rest (and a new task its smallest ``n_min``,
+        a new model its default ``embedding_dim``, ``rnnjax.models.EMBEDDING_DIMS``, where
+        the old one had its own). An option that the (new) entry does not take is an error, or skipped
+        if not ``strict``."""
         table = flags()
         if set(flat) - set(table):
             raise _unknown(set(flat) - set(table), table)
@@ -271,6 +286,14 @@ class TrainConfig:
             if new_name != groups[group][name_field]:
                 takes = registries()[kind][new_name].options if new_name in registries()[kind] else {}
                 groups[group][options_field] = {k: v for k, v in groups[group][options_field].items() if k in takes}
+        task = names.get(("task", "name"), self.task.name)
+        if task != self.task.name and "n_min" not in flat and \
+                self.task.n_min == smallest_n(self.task.name, self.task.options):
+            groups["task"]["n_min"] = smallest_n(task, groups["task"]["options"])
+        model = names.get(("model", "name"), self.model.name)
+        if model != self.model.name and "embedding_dim" not in flat and \
+                self.model.embedding_dim == EMBEDDING_DIMS.get(self.model.name, 3):
+            groups["model"]["embedding_dim"] = EMBEDDING_DIMS.get(model, 3)
         for (group, field), value in names.items():
             groups[group][field] = value
         for name, value in flat.items():
@@ -307,13 +330,28 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        """A config written by ``to_json``, or by an earlier release (flat fields, version 1)."""
+        """A config written by ``to_json``, or by an earlier release: flat fields (version 1),
+        or groups that may lack fields added since, which take their defaults (version 2).
+        From version 3 every group and field must be there: a missing one is an error."""
         fields = json.loads(text)
+        if not isinstance(fields, dict):
+            raise ValueError("a config is a JSON object")
         if "version" not in fields:
             return _from_v1(fields)
-        if fields.pop("version") != VERSION:
-            raise ValueError(f"config version {fields.get('version')} is newer than this rnnjax ({VERSION})")
-        if "memory" in fields.get("model", {}):
+        version = fields.pop("version")
+        if version not in (2, VERSION):
+            raise ValueError(f"config version {version!r} is not one this rnnjax reads (1 to {VERSION}); "
+                             "a newer rnnjax may have written it")
+        if set(fields) != set(GROUPS):
+            raise ValueError(f"config groups {sorted(fields)} are not {sorted(GROUPS)}")
+        for g, values in fields.items():
+            names = {f.name for f in dataclasses.fields(GROUPS[g])}
+            missing = names - set(values) if version == VERSION else set()
+            if missing or set(values) - names:
+                raise ValueError(f"config group {g!r}: " + "; ".join(
+                    ([f"missing {sorted(missing)}"] if missing else [])
+                    + ([f"unknown {sorted(set(values) - names)}"] if set(values) - names else [])))
+        if "memory" in fields["model"]:
             fields["model"]["memory"] = legacy.memory_name(fields["model"]["memory"])
         return cls(**{g: GROUPS[g](**{k: Options(v) if isinstance(v, dict) else v for k, v in values.items()})
                       for g, values in fields.items()})

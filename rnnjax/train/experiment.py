@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import itertools
+import os
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -78,7 +79,7 @@ class Member:
 def expand(
     experiment: Experiment, out_dir: Path, arms=(), seeds=(), grid: dict | None = None, overrides: dict | None = None
 ) -> list[Member]:
-    """Every (arm, grid point, seed) as a Member, in that order.
+    """Every (arm, grid point, seed) as a Member, in that order; a value given twice is an error.
 
     ``overrides`` and grid fields replace config fields in every arm; an option
     (e.g. ``symbols``) applies to the arms whose task, cell, memory or model takes
@@ -87,6 +88,10 @@ def expand(
     if unknown:
         raise ValueError(f"unknown arms {sorted(unknown)}; {experiment.name} has {sorted(experiment.arms)}")
     grid, overrides = grid or {}, overrides or {}
+    for what, values in (("--arms", arms), ("--seeds", seeds), *((f"--grid {k}", v) for k, v in grid.items())):
+        repeated = sorted({v for v in values if list(values).count(v) > 1}, key=str)
+        if repeated:
+            raise ValueError(f"{what} names {', '.join(map(str, repeated))} more than once; each run is trained once")
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     members = []
     for arm in arms or experiment.default_arms or tuple(experiment.arms):
@@ -134,20 +139,35 @@ def _convert(name: str, hint, text: str):
     raise ValueError(f"grid value {text!r} is not valid for {name} ({hint})")
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+BUILT_IN = _PACKAGE / "experiments" if (_PACKAGE / "experiments").is_dir() else _PACKAGE.parent / "experiments"
+"""Where the experiments that ship with rnnjax live: ``rnnjax/experiments`` in an installed
+wheel (the top-level ``experiments/`` packaged, see pyproject.toml), the source tree's
+``experiments/`` in a checkout."""
+
+
+def built_in_experiments() -> list[str]:
+    """The names of the experiments that ship with rnnjax."""
+    return sorted(p.stem for p in BUILT_IN.glob("*.py") if not p.stem.startswith("_"))
+
+
 def load_experiment(name_or_path: str) -> Experiment:
-    """``EXPERIMENT`` from ``experiments/<name>.py`` (in the working directory, else
-    beside the installed package), or from a path to a ``.py`` file."""
-    candidates = [Path(name_or_path)] if name_or_path.endswith(".py") else [
-        Path.cwd() / "experiments" / f"{name_or_path}.py",
-        Path(__file__).resolve().parents[2] / "experiments" / f"{name_or_path}.py",
-    ]
-    for path in candidates:
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(f"rnnjax_experiment_{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            if not isinstance(getattr(module, "EXPERIMENT", None), Experiment):
-                raise ValueError(f"{path} defines no EXPERIMENT = rnnjax.train.experiment.Experiment(...)")
-            return module.EXPERIMENT
-    available = sorted(p.stem for p in candidates[-1].parent.glob("*.py") if not p.stem.startswith("_"))
-    raise ValueError(f"no experiment {name_or_path!r}; available: {available}")
+    """``EXPERIMENT`` of a built-in experiment (``built_in_experiments``), or of the ``.py``
+    file at a path (one ending in ``.py`` or holding a ``/``). Nothing else is imported: a
+    file in the working directory never stands in for a built-in name."""
+    if name_or_path.endswith(".py") or os.sep in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ValueError(f"no experiment file {path}")
+    elif name_or_path in built_in_experiments():
+        path = BUILT_IN / f"{name_or_path}.py"
+    else:
+        local = Path("experiments") / f"{name_or_path}.py"
+        hint = f"; to run {local}, pass its path: --experiment {local}" if local.is_file() else ""
+        raise ValueError(f"no built-in experiment {name_or_path!r}; built-in: {built_in_experiments()}{hint}")
+    spec = importlib.util.spec_from_file_location(f"rnnjax_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not isinstance(getattr(module, "EXPERIMENT", None), Experiment):
+        raise ValueError(f"{path} defines no EXPERIMENT = rnnjax.train.experiment.Experiment(...)")
+    return module.EXPERIMENT

@@ -29,6 +29,7 @@ from rnnjax.devices import population_sharding
 from rnnjax.eval.generalisation import chunk_size
 from rnnjax.memory.reinforce import sampled_batch_loss
 from rnnjax.tasks import Task
+from rnnjax.train import interrupt
 from rnnjax.train.build import Bucket, Parts, build
 from rnnjax.train.checkpoint import PopulationCheckpointer
 from rnnjax.train.config import TrainConfig
@@ -43,15 +44,20 @@ def program_key(cfg: TrainConfig) -> TrainConfig:
     return cfg.replace(seed=0, learning_rate=1.0, clip_norm=float(cfg.optim.clip_norm > 0))
 
 
-def bucket_schedule(buckets: tuple[Bucket, ...], steps: int, seed: int = 0) -> np.ndarray:
-    """``int[steps]``: the bucket of each step, drawn with weight proportional to its
-    number of n values, so n is uniform over the whole range.
+def bucket_schedule(buckets: tuple[Bucket, ...], steps: int, seed: int = 0, first: int = 0) -> np.ndarray:
+    """``int[steps - first]``: the bucket of each step from ``first``, drawn with weight
+    proportional to its number of n values, so n is uniform over the whole range.
 
     The schedule is shared by every member of a population (one program per
-    bucket), so it does not depend on the member's seed.
+    bucket), so it does not depend on the member's seed. Step i's draw is the i-th
+    number of ``default_rng(seed)``, so any range of steps is drawn without the ones
+    before it.
     """
     sizes = np.array([b.n_hi - b.n_lo + 1 for b in buckets], float)
-    return np.random.default_rng(seed).choice(len(buckets), size=steps, p=sizes / sizes.sum())
+    rng = np.random.default_rng(seed)
+    rng.bit_generator.advance(first)
+    cdf = np.cumsum(sizes / sizes.sum())
+    return cdf.searchsorted(rng.random(steps - first) * cdf[-1], side="right")
 
 
 def padded_lengths(buckets: tuple[Bucket, ...]) -> list[int]:
@@ -59,30 +65,61 @@ def padded_lengths(buckets: tuple[Bucket, ...]) -> list[int]:
     return list(dict.fromkeys(b.max_len for b in buckets))
 
 
-def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random", seed: int = 0) -> np.ndarray:
-    """``int32[steps, 3]``: per step, the padded length's index (among the buckets'
-    distinct ``max_len``), and the ``n_lo, n_hi`` its batch is sampled from.
+class Schedule:
+    """The rows of a run's steps, computed a range at a time (``rows``), so a run of any
+    length needs memory for one call's steps only.
 
+    A row is ``(padded length index, n_lo, n_hi)``: the padded length's index among the
+    buckets' distinct ``max_len``, and the range the step's batch samples n from.
     ``order="random"``: a bucket per step (``bucket_schedule``), n uniform in it.
     ``order="epochs"``: each epoch visits every training n once, in an order shuffled
     per epoch; the step's batch holds examples of that one n. ``order="curriculum"``:
     n uniform in ``[n_min, m]``, m growing linearly from n_min to n_max over the first
     half of the steps. Shared by every member.
     """
-    lengths = padded_lengths(buckets)
-    rows = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
-    n_min, n_max = buckets[0].n_lo, buckets[-1].n_hi
-    branch = lambda n: rows[np.searchsorted([b.n_hi for b in buckets], n), 0]  # noqa: E731
-    if order == "random":
-        return rows[bucket_schedule(buckets, steps, seed)]
-    if order == "epochs":
-        ns, rng = np.arange(n_min, n_max + 1), np.random.default_rng(seed)
-        n = np.concatenate([rng.permutation(ns) for _ in range(-(-steps // ns.size))])[:steps]
-        return np.stack([branch(n), n, n], axis=1).astype(np.int32)
-    if order == "curriculum":
-        top = np.round(n_min + (n_max - n_min) * np.minimum(1.0, np.arange(steps) / max(1, steps // 2))).astype(int)
-        return np.stack([branch(top), np.full(steps, n_min), top], axis=1).astype(np.int32)
-    raise ValueError(f"order must be 'random', 'epochs' or 'curriculum', got {order!r}")
+
+    def __init__(self, buckets: tuple[Bucket, ...], steps: int, order: str = "random", seed: int = 0):
+        if order not in ("random", "epochs", "curriculum"):
+            raise ValueError(f"order must be 'random', 'epochs' or 'curriculum', got {order!r}")
+        lengths = padded_lengths(buckets)
+        self.buckets, self.steps, self.order, self.seed = buckets, steps, order, seed
+        self.table = np.array([[lengths.index(b.max_len), b.n_lo, b.n_hi] for b in buckets], np.int32)
+        self.ns = np.arange(buckets[0].n_lo, buckets[-1].n_hi + 1)
+        self._epochs: tuple[int, np.random.Generator, np.ndarray] | None = None
+
+    def branch(self, n: np.ndarray) -> np.ndarray:
+        return self.table[np.searchsorted([b.n_hi for b in self.buckets], n), 0]
+
+    def rows(self, first: int = 0, last: int | None = None) -> np.ndarray:
+        """``int32[last - first, 3]``: the rows of steps ``first .. last - 1``."""
+        last = self.steps if last is None else last
+        steps = np.arange(first, last)
+        if self.order == "random":
+            return self.table[bucket_schedule(self.buckets, last, self.seed, first)]
+        if self.order == "epochs":
+            n = np.concatenate([self._epoch(e) for e in range(first // self.ns.size, -(-last // self.ns.size))])
+            n = n[first % self.ns.size :][: last - first]
+            return np.stack([self.branch(n), n, n], axis=1).astype(np.int32)
+        n_min, n_max = int(self.ns[0]), int(self.ns[-1])
+        top = np.round(n_min + (n_max - n_min) * np.minimum(1.0, steps / max(1, self.steps // 2))).astype(int)
+        return np.stack([self.branch(top), np.full(steps.size, n_min), top], axis=1).astype(np.int32)
+
+    def _epoch(self, epoch: int) -> np.ndarray:
+        """Epoch ``epoch``'s order of n: the epoch-th permutation drawn from
+        ``default_rng(seed)`` (drawn forward from the last one asked for)."""
+        if self._epochs is None or self._epochs[0] > epoch:
+            rng = np.random.default_rng(self.seed)
+            self._epochs = (0, rng, rng.permutation(self.ns))
+        done, rng, order = self._epochs
+        for done in range(done + 1, epoch + 1):
+            order = rng.permutation(self.ns)
+        self._epochs = (epoch, rng, order)
+        return order
+
+
+def step_schedule(buckets: tuple[Bucket, ...], steps: int, order: str = "random", seed: int = 0) -> np.ndarray:
+    """``int32[steps, 3]``: every row of ``Schedule(buckets, steps, order, seed)``."""
+    return Schedule(buckets, steps, order, seed).rows()
 
 
 def make_optimizer(cfg: TrainConfig, learning_rate=None, clip_norm=None) -> optax.GradientTransformation:
@@ -136,16 +173,20 @@ def init_state(model, cfg: TrainConfig, seed=None, learning_rate=None, clip_norm
     return TrainState(params, opt_state, jnp.zeros((), jnp.int32), minus_one, initial_stopping())
 
 
-def init_population(model, cfgs: list[TrainConfig]) -> dict:
+def init_population(parts: Parts, cfgs: list[TrainConfig]) -> dict:
     """``{"state": TrainState, "data_keys": uint32[P, 2]}`` of members ``cfgs`` (one
     program: they differ only in ``MEMBER_FIELDS``) as host arrays, from one compiled
-    program called per member (a vmapped one compiles slower)."""
+    program called per member (a vmapped one compiles slower), built once per program."""
 
-    @jax.jit
-    def one(seed, learning_rate, clip_norm):
-        state = init_state(model, cfgs[0], seed, learning_rate, clip_norm)
-        return {"state": state, "data_keys": jax.random.key_data(member_keys(seed)[1])}
+    def make():
+        @jax.jit
+        def one(seed, learning_rate, clip_norm):
+            state = init_state(parts.model, parts.config, seed, learning_rate, clip_norm)
+            return {"state": state, "data_keys": jax.random.key_data(member_keys(seed)[1])}
 
+        return one
+
+    one = parts.program("init", make)
     return stack_members([jax.device_get(one(np.uint32(c.run.seed), np.float32(c.optim.learning_rate),
                                              np.float32(c.optim.clip_norm))) for c in cfgs])
 
@@ -217,12 +258,15 @@ class TrainResult:
     """logged metrics, one dict per logged step"""
     diverged_at: int | None
     """step whose update was not finite; parameters are the last finite ones"""
-    steps_per_second: float
+    steps_per_second: float | None
     """of the whole population program this member trained in"""
     stopped_at: int | None = None
     """steps trained when the stopping rule stopped it; None if it never stopped"""
     process: int = 0
     """the process whose device trained this member"""
+    layout: dict = dataclasses.field(default_factory=dict)
+    """how it was trained (``members`` mode, population size, devices, processes, backend):
+    recorded, never part of its identity"""
 
 
 def member_owners(sharding: NamedSharding, size: int) -> np.ndarray:
@@ -283,20 +327,21 @@ class Population:
 def set_up(parts: Parts, cfgs: list[TrainConfig], devices=None, checkpointer: PopulationCheckpointer | None = None,
            resume: bool = False) -> Population:
     """Initial member states (padded with copies of the last member to a multiple of
-    the device count), or the newest readable checkpoint when ``resume``. In one
-    process a population smaller than the device count uses one device per member."""
-    if jax.process_count() == 1:
+    the device count), or the newest readable checkpoint when ``resume``. A population
+    smaller than the device count uses one device per member (in one process, or on the
+    ``devices`` given)."""
+    if devices is not None or jax.process_count() == 1:
         devices = list(devices or jax.devices())[: len(cfgs)]
     sharding = population_sharding(devices)
     size = sharding.mesh.size * math.ceil(len(cfgs) / sharding.mesh.size)
     members = list(cfgs) + [cfgs[-1]] * (size - len(cfgs))
-    host_tree = init_population(parts.model, members)
+    host_tree = init_population(parts, members)
     restored = checkpointer.restore_latest(host_tree, sharding) if checkpointer is not None and resume else None
     if restored is None:
         first, tree, histories = 0, _to_global(host_tree, sharding), [[] for _ in cfgs]
     else:
         first, tree, histories = restored
-        print(f"{checkpointer.directory}: resuming from step {first}", file=sys.stderr)
+        print(f"{checkpointer.directory}: resuming from the checkpoint at step {first}", file=sys.stderr)
     return Population(list(cfgs), sharding, member_owners(sharding, size), tree["state"], tree["data_keys"], first,
                       histories)
 
@@ -371,29 +416,34 @@ def population_program(parts: Parts, steps_per_call: int):
 
 
 def run_loop(parts: Parts, population: Population, program, steps_per_call: int, writers: dict[int, SummaryWriter],
-             checkpointer: PopulationCheckpointer | None, progress: bool) -> tuple[TrainState, int, float]:
+             checkpointer: PopulationCheckpointer | None, progress: bool,
+             position: int = 0) -> tuple[TrainState, int, float]:
     """Trains from ``population.first`` to the last step in calls of ``program`` of at
     most ``steps_per_call`` steps, cut at checkpoint steps; logs every ``log_every``
     steps and checkpoints every ``checkpointer.every``. Ends early once every member
     has stopped or diverged (the last step trained is logged and checkpointed).
+    When a stop is requested (``rnnjax.train.interrupt``) it saves a checkpoint after
+    the current call and raises ``Interrupted``. ``position``: the progress bar's line.
     Returns the final state, the steps it ran and the seconds they took."""
     cfg, buckets = parts.config, parts.buckets
-    schedule = step_schedule(buckets, cfg.run.steps, cfg.run.order)
+    schedule = Schedule(buckets, cfg.run.steps, cfg.run.order)
     stops = cfg.run.stop_when != "never"
     state, key_data = population.state, population.key_data
     data_keys = jax.random.wrap_key_data(key_data)
     count, total, every = len(population.cfgs), cfg.run.steps, cfg.run.log_every
     start = time.perf_counter()
-    label = f"{cfg.task.name}/{cfg.model.label} x{count}"
+    who = f"seed {population.cfgs[0].run.seed}" if count == 1 else f"x{count}"
+    label = f"{cfg.task.name}/{cfg.model.label} {who}"
     ended = stops and not gather(training(state))[:count].any()  # e.g. resumed after every member stopped
-    with tqdm(total=total - population.first, desc=label, disable=not progress) as bar:
+    with tqdm(total=total - population.first, desc=label, disable=not progress, position=position,
+              leave=position == 0) as bar:
         first = population.first
         while first < total and not ended:
             last = min(first + steps_per_call, total)
             if checkpointer is not None:
                 last = min(last, checkpointer.every * (first // checkpointer.every + 1))
             chunk = np.zeros((steps_per_call, 3), np.int32)
-            chunk[: last - first] = schedule[first:last]
+            chunk[: last - first] = schedule.rows(first, last)
             state, metrics, ran = program(state, data_keys, first, last - first, chunk)
             if stops:  # otherwise every step ran; no wait for the device
                 last, ended = first + int(ran), not gather(training(state))[:count].any()
@@ -407,24 +457,46 @@ def run_loop(parts: Parts, population: Population, program, steps_per_call: int,
                 losses = [h[-1]["loss"] for h, a in zip(population.histories, alive) if a]
                 bar.set_postfix(loss=f"{np.median(losses) if losses else np.nan:.4f}", alive=f"{alive.sum()}/{count}")
             bar.update(last - first)
-            if checkpointer is not None and (last % checkpointer.every == 0 or ended):
+            stopping = interrupt.requested() and not ended
+            if checkpointer is not None and (last % checkpointer.every == 0 or ended or stopping):
                 checkpointer.save(last, {"state": state, "data_keys": key_data}, population.histories)
             first = last
+            if stopping:
+                raise interrupt.Interrupted(f"{label} stopped at step {last} of {total}")
     return state, first - population.first, time.perf_counter() - start
 
 
-def results(population: Population, state: TrainState, trained: int, elapsed: float) -> list[TrainResult]:
+def results(population: Population, state: TrainState, trained: int, elapsed: float, mode: str) -> list[TrainResult]:
     params, diverged, stopped = gather((state.params, state.diverged_at, state.stop.stopped_at))
-    rate = trained / elapsed if trained > 0 and elapsed > 0 else float("nan")
+    rate = trained / elapsed if trained > 0 and elapsed > 0 else None  # None: resumed at its last step
+    layout = {"members": mode, "population": len(population.cfgs), "devices": population.sharding.mesh.size,
+              "processes": jax.process_count(), "backend": jax.default_backend()}
     return [TrainResult(jax.tree_util.tree_map(lambda x: x[m], params), population.histories[m],
                         int(diverged[m]) if diverged[m] >= 0 else None, rate,
-                        stopped_at=int(stopped[m]) if stopped[m] >= 0 else None, process=int(population.owners[m]))
+                        stopped_at=int(stopped[m]) if stopped[m] >= 0 else None, process=int(population.owners[m]),
+                        layout=layout | {"process": int(population.owners[m])})
             for m in range(len(population.cfgs))]
 
 
 def check_evaluation(parts: Parts, members: int) -> None:
     """Refuses, before training, an evaluation whose longest example cannot fit in memory."""
     chunk_size(parts.eval_model, members, parts.task.evaluation.longest)
+
+
+MEMBER_MODES = {"cpu": "map"}
+"""How a program's members train, by backend (others: ``"vmap"``). ``"map"``: each member
+is a population of one, the same compiled program whatever trains beside it, so its
+numbers are a function of its config alone; on XLA:CPU batching members buys little
+(``benchmarks/population_cost.py``). ``"vmap"``: the members are one batched program,
+the throughput of accelerators, equal across layouts to float tolerance only."""
+
+
+def member_mode(mode: str | None = None) -> str:
+    """``mode`` checked, or the backend's default (``MEMBER_MODES``)."""
+    mode = mode or MEMBER_MODES.get(jax.default_backend(), "vmap")
+    if mode not in ("map", "vmap"):
+        raise ValueError(f"members must be 'map' or 'vmap', got {mode!r}")
+    return mode
 
 
 def train_population(
@@ -439,29 +511,41 @@ def train_population(
     devices=None,
     progress: bool = True,
     steps_per_call: int | None = None,
+    members: str | None = None,
+    position: int = 0,
 ) -> list[TrainResult]:
-    """Trains several members as one vmapped program.
+    """Trains several members of one program.
 
     Members may differ only in ``MEMBER_FIELDS`` (seed, learning rate, clip norm).
-    The population axis is sharded over ``devices`` (default: all devices of all
-    processes). With several processes every process calls this with the same
-    arguments; each computes the members on its devices and logs them. Member i
-    computes what ``train_population([cfgs[i]])`` computes, to float tolerance.
+    ``members="map"`` (the CPU default, ``member_mode``) trains each as a population of
+    one, one after another, so member i's params, metrics and results are bitwise those
+    of ``train_population([cfgs[i]])`` on any devices. ``"vmap"`` trains them as one
+    batched program whose population axis is sharded over ``devices`` (default: all
+    devices of all processes); member i then equals its solo run to float tolerance.
+    With several processes every process calls this with the same arguments; each
+    computes the members on its devices and logs them.
 
     Args:
       run_dirs: one TensorBoard directory per member.
       parts: ``build(cfgs[0])`` when the caller has it already.
       checkpoint_dir: where to save the population every ``checkpoint_every``
-        steps (latest ``keep`` kept, asynchronously); None saves nothing.
+        steps (latest ``keep`` kept, asynchronously); None saves nothing. Mapped
+        members save under ``checkpoint_dir/member<i>``.
       resume: continue from the newest readable checkpoint in ``checkpoint_dir``.
       steps_per_call: training steps per dispatched program (None: the backend's
         default, ``default_steps_per_call``); results do not depend on it.
+      position: the progress bar's line (lanes training at once).
     """
     if not cfgs:
         raise ValueError("train_population needs at least one config")
     if len({program_key(c) for c in cfgs}) > 1:
         raise ValueError(f"members may differ only in {MEMBER_FIELDS}; these configs need separate programs")
-    parts = parts or build(cfgs[0])
+    parts, mode = parts or build(cfgs[0]), member_mode(members)
+    if mode == "map" and len(cfgs) > 1:
+        return [result for i, cfg in enumerate(cfgs) for result in train_population(
+            [cfg], run_dirs and [run_dirs[i]], parts=parts, members=mode, resume=resume, devices=devices,
+            checkpoint_dir=checkpoint_dir and Path(checkpoint_dir) / f"member{i}", checkpoint_every=checkpoint_every,
+            keep=keep, progress=progress, steps_per_call=steps_per_call, position=position)]
     check_evaluation(parts, len(cfgs))
     checkpointer = None if checkpoint_dir is None else PopulationCheckpointer(checkpoint_dir, checkpoint_every, keep)
     population = set_up(parts, cfgs, devices, checkpointer, resume)
@@ -469,20 +553,20 @@ def train_population(
                for m in population.mine} if run_dirs else {}
     try:
         k = default_steps_per_call() if steps_per_call is None else steps_per_call
-        state, trained, elapsed = run_loop(parts, population, population_program(parts, k), k, writers, checkpointer,
-                                           progress)
+        program = parts.program(("train", k), lambda: population_program(parts, k))
+        state, trained, elapsed = run_loop(parts, population, program, k, writers, checkpointer, progress, position)
     finally:
         if checkpointer is not None:
             checkpointer.wait()
             checkpointer.close()
         for w in writers.values():
             w.close()
-    return results(population, state, trained, elapsed)
+    return results(population, state, trained, elapsed, mode)
 
 
 def gather(tree):
     """Population-sharded arrays -> host numpy arrays of every member, on every process."""
-    if jax.process_count() == 1:
+    if all(x.is_fully_addressable for x in jax.tree_util.tree_leaves(tree)):
         return jax.device_get(tree)
     return multihost_utils.process_allgather(tree, tiled=True)
 

@@ -1,32 +1,41 @@
-"""Experiments and sweeps: arms x hyper-parameter grid x seeds, trained as few programs as possible.
+"""Sweeps: an experiment's members trained as programs in lanes, then reported.
 
-Members whose configs differ only in seed, learning rate or clip norm share one
-program (one vmapped population, sharded over the devices; in one process
-several programs train at once, each on its share of the devices); a grid
-value that changes shapes (hidden size, task, ...) makes another program. A
-program larger than the memory estimate allows is split into chunks. With
-several processes (``jax.distributed``) a program's population is one array
-sharded over every device of every process: each process trains and logs the
-members on its devices, orbax writes each process's shards of one checkpoint,
-and process 0 writes the run results and the report.
+``run_experiment`` checks the output folder (a run folder belongs to one config:
+one of another config is refused, or replaced with ``overwrite``; an unreadable one
+is trained again), plans the unfinished members into programs
+(``rnnjax.train.programs``), refuses any that cannot fit before training one,
+locks their run folders, and trains them in lanes: threads that each take the next
+program on their devices. On XLA:CPU one program's steps keep about one core busy,
+and the CLI makes one device per core, so a lane per device trains one member per
+core at once. The first Ctrl-C (``rnnjax.train.interrupt``) stops
+every lane at its next call boundary with a checkpoint; the report covers what
+finished.
 
 Layout: ``OUT/<experiment>/<arm>/[<grid label>/]seed<k>/`` per member, and
-``OUT/<experiment>/.checkpoints/<program>/`` while a program is unfinished: its
-population checkpoints and ``members.json``, the manifest (each member's run
-directory, relative to it, arm, grid point and config), written before training.
-A resumed sweep adopts every program whose manifest members are all still in the
-sweep with the same config, as it was planned (so with its checkpoints), and plans
-only the other unfinished members afresh; members of an adopted program that
-finished before the kill are not trained, evaluated or written again. A sweep
-killed at any moment, even while it writes a program's results, therefore
+``OUT/<experiment>/.checkpoints/<program>/`` while a program is unfinished. Running
+the same command again adopts every program whose manifest members are all still in
+the sweep with the same config (so with its checkpoints) and plans only the other
+unfinished members afresh; members of an adopted program that finished before a kill
+are not trained, evaluated or written again. A sweep killed at any moment therefore
 resumes without training any member twice.
+
+Several processes or machines: mapped members run as *shares* (``share=(i, n)``:
+independent processes over one shared output folder, each training the programs of
+its share, ``programs.share_of``, and skipping finished runs and runs another process
+holds; each writes the report of what has finished when it ends, so the last one's
+is complete). Vmapped members run SPMD under ``jax.distributed``: a program's
+population is one array sharded over every device of every process, each process
+logs the members on its devices, orbax writes each process's shards of one
+checkpoint, and process 0 writes the results and the report.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
-import queue
+import contextlib
 import shutil
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -38,78 +47,118 @@ from tensorboardX import SummaryWriter
 from rnnjax.eval.generalisation import device_memory, evaluate
 from rnnjax.eval.report import COMMAND_FILE, experiment_report
 from rnnjax.eval.tables import BOOKKEEPING
+from rnnjax.train import interrupt
 from rnnjax.train.build import Parts, build
 from rnnjax.train.experiment import Experiment, Member, expand
-from rnnjax.train.loop import MEMBER_FIELDS, member_bytes_bound, program_key, stack_members, train_population
+from rnnjax.train.loop import (
+    MEMBER_FIELDS,
+    check_evaluation,
+    member_bytes_bound,
+    member_mode,
+    program_key,
+    stack_members,
+    train_population,
+)
 from rnnjax.train.programs import (
+    MANIFEST,
+    check_fits,
     plan_programs,
     program_id,
+    read_manifest,
     remove_finished_checkpoints,
+    share_of,
     unfinished_programs,
     write_manifest,
 )
-from rnnjax.train.runs import Run, finished_with, load_runs, save_run, write_config
+from rnnjax.train.runs import Run, clear_run, finished_with, load_runs, run_lock, run_status, save_run, write_config
 
 
-def lanes(programs: list[tuple[Parts, Path, list[Member]]], fraction: float = 0.5) -> list[list | None]:
-    """Device groups that train programs at the same time: in one process, this
-    process's devices split evenly among up to one lane per program, while the
-    programs' bound on memory (``member_bytes_bound``) fits in ``fraction`` of it
-    together; else one lane of every device (None). On XLA:CPU one program's steps
-    keep about one core busy, so two programs at once train nearly twice as fast."""
+def lanes(programs: list[tuple[Parts, Path, list[Member]]], mode: str, fraction: float = 0.5) -> list[list | None]:
+    """Device groups that train programs at the same time, in one process.
+
+    ``mode="map"``: one lane per local device (two lanes on one XLA:CPU device run one
+    after the other), at most one per program, while that many programs fit in
+    ``fraction`` of the memory. ``"vmap"``: this process's devices split evenly among up
+    to one lane per program, while the programs' bound on memory fits; else one lane
+    of every device (None)."""
     devices = jax.local_devices()
-    if jax.process_count() > 1 or len(programs) < 2 or len(devices) < 2:
+    if mode == "vmap" and (jax.process_count() > 1 or len(devices) < 2):
         return [None]
-    count = min(len(programs), len(devices))
-    largest = max(member_bytes_bound(parts) * len(members) for parts, _, members in programs)
-    if count * largest > fraction * device_memory() * len(devices):
+    count = max(1, min(len(programs), len(devices)))
+    largest = max((member_bytes_bound(parts) * len(members) for parts, _, members in programs), default=0)
+    while count > 1 and largest * count > fraction * device_memory() * len(devices):
+        count -= 1
+    if mode == "map":
+        return [[device] for device in devices[:count]]
+    if count < 2:
         return [None]
     per = len(devices) // count
     return [devices[i * per : (i + 1) * per] for i in range(count)]
 
 
-def run_concurrently(work: Callable, items: list[tuple], device_lanes: list) -> None:
-    """``work(devices, *item)`` for every item, one thread per lane taking the next
-    item when it is free; the first error is raised once the others have stopped."""
-    if len(device_lanes) == 1:
-        for item in items:
-            work(device_lanes[0], *item)
-        return
-    pending = queue.SimpleQueue()
-    for item in items:
-        pending.put(item)
-    failed = threading.Event()
+def run_concurrently(work: Callable, items: list[tuple], device_lanes: list, group: Callable | None = None) -> None:
+    """``work(lane, devices, *item)`` for every item, one thread per lane.
 
-    def lane(devices):
-        while not failed.is_set():
-            try:
-                item = pending.get_nowait()
-            except queue.Empty:
+    Items of one ``group(item)`` (e.g. members of one program: one compilation per
+    device) go to one lane, the groups spread so that lanes get as many items; a lane
+    that has run out takes the last item of the lane with the most left, if it has two
+    or more. A lane stops at the first error of any lane (raised once the others have
+    stopped) and when a stop is requested (``interrupt.Interrupted`` is raised then).
+    The calling thread only waits, so signals reach it at once."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(group(item) if group else len(groups), []).append(item)
+    queues = [collections.deque() for _ in device_lanes]
+    for members in sorted(groups.values(), key=len, reverse=True):
+        min(queues, key=len).extend(members)
+    taking, failed = threading.Lock(), threading.Event()
+
+    def next_item(index):
+        with taking:
+            if queues[index]:
+                return queues[index].popleft()
+            fullest = max(queues, key=len)
+            return fullest.pop() if len(fullest) >= 2 else None
+
+    def lane(index, devices):
+        while not failed.is_set() and not interrupt.requested():
+            item = next_item(index)
+            if item is None:
                 return
             try:
-                work(devices, *item)
+                work(index, devices, *item)
+            except interrupt.Interrupted:
+                return
             except BaseException:
                 failed.set()
                 raise
 
     with concurrent.futures.ThreadPoolExecutor(len(device_lanes)) as pool:
-        for future in [pool.submit(lane, devices) for devices in device_lanes]:
-            future.result()
+        futures = [pool.submit(lane, i, devices) for i, devices in enumerate(device_lanes)]
+        concurrent.futures.wait(futures)
+    for future in futures:
+        future.result()
+    if interrupt.requested():
+        raise interrupt.Interrupted("stopped on request")
 
 
 def train_program(
     parts: Parts, members: list[Member], checkpoint_dir: Path, *, resume: bool, checkpoint_every: int, keep: int,
-    progress: bool, steps_per_call: int | None = None, devices=None
+    progress: bool, steps_per_call: int | None = None, devices=None, mode: str = "vmap", position: int = 0,
+    share: tuple[int, int] = (0, 1),
 ) -> None:
     """Trains one program's members on ``devices`` (None: all), then evaluates and
-    saves those not already finished with their config (an adopted program's members
-    written before a kill)."""
+    commits those not already finished (an adopted program's members written before
+    a kill). With several processes, process 0 writes. ``share``: recorded in the layout."""
+    writer = jax.process_index() == 0
     # Decided before training: no process writes this program's runs until all have trained it.
-    pending = [not finished_with(m.run_dir, m.config) for m in members]
-    for m, p in zip(members, pending):
-        if p:
+    status = [run_status(m.run_dir, m.config).kind for m in members]
+    for m, kind in zip(members, status):
+        if kind in ("other", "broken") and writer:  # refused before unless replacing them was asked for
+            clear_run(m.run_dir)
+        if kind != "finished":
             write_config(m.config, m.run_dir)
-    if jax.process_index() == 0:
+    if writer:
         write_manifest(checkpoint_dir, members)
     trained = train_population(
         [m.config for m in members],
@@ -122,9 +171,14 @@ def train_program(
         progress=progress,
         steps_per_call=steps_per_call,
         devices=devices,
+        members=mode,
+        position=position,
     )
-    to_save = [(m, t) for m, t, p in zip(members, trained, pending) if p]
-    metrics = evaluate(parts.task, parts.eval_model, stack_members([t.params for _, t in to_save]), devices=devices)
+    to_save = [(m, t) for m, t, kind in zip(members, trained, status) if kind != "finished"]
+    if not to_save:
+        return
+    metrics = evaluate(parts.task, parts.eval_model, stack_members([t.params for _, t in to_save]), devices=devices,
+                       progress=progress)
     for (m, t), scores in zip(to_save, metrics):
         hparams = {"arm": m.arm, **{k: m.config.get(k) for k in MEMBER_FIELDS}, **m.point}
         final = {f"final_{k}": t.history[-1][k] for k in ("loss", *parts.task.train_metrics)}
@@ -135,24 +189,49 @@ def train_program(
             "diverged_at": t.diverged_at,
             "stopped_at": t.stopped_at,
             "steps_per_second": t.steps_per_second,
-            "population": len(members),
-            "process": t.process,
+            "layout": t.layout | ({"share": f"{share[0]}/{share[1]}"} if share[1] > 1 else {}),
             **scores,
         }
-        save_run(m.run_dir, t.params, results, t.history)
+        save_run(m.run_dir, m.config, t.params, results, t.history)
         if t.process != jax.process_index():
             continue
-        with SummaryWriter(str(m.run_dir)) as writer:
+        with SummaryWriter(str(m.run_dir)) as tensorboard:
             numeric = {
                 k: v for k, v in results.items() if isinstance(v, (int, float)) and k not in {*hparams, *BOOKKEEPING}
             }
-            writer.add_hparams(
+            tensorboard.add_hparams(
                 {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()},
                 {f"final/{k}": float(v) for k, v in numeric.items() if v is not None},
                 name="hparams",
             )
-    if jax.process_index() == 0:
+    if writer:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
+
+
+def check_folder(members: list[Member], overwrite: bool) -> None:
+    """Refuses run folders of another config (unless ``overwrite``: they are replaced
+    when their member trains) and says which unreadable ones will be trained again."""
+    statuses = [(m, run_status(m.run_dir, m.config)) for m in members]
+    other = [s.reason for _, s in statuses if s.kind == "other"]
+    if other and not overwrite:
+        more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
+        raise ValueError(f"{other[0]}{more}: a run folder belongs to one config; rerun with --overwrite to replace "
+                         "them, or choose another --out")
+    if jax.process_index() == 0:
+        for _, s in statuses:
+            if s.kind == "broken":
+                print(f"rnnjax: {s.reason}; training that run again", file=sys.stderr)
+
+
+def discard_checkpoints(members: list[Member], checkpoint_root: Path) -> None:
+    """Removes, saying so, the checkpoints of programs with any of ``members`` (a run
+    asked to start over)."""
+    run_dirs = {m.run_dir.resolve() for m in members}
+    for checkpoint_dir in sorted(p.parent for p in checkpoint_root.glob(f"*/{MANIFEST}")):
+        entries = read_manifest(checkpoint_dir) or []
+        if any(run_dir in run_dirs for run_dir, _ in entries):
+            print(f"rnnjax: --no-resume: discarding {checkpoint_dir} (its runs start from step 0)", file=sys.stderr)
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
 
 def run_experiment(
@@ -163,57 +242,121 @@ def run_experiment(
     seeds: tuple[int, ...] = (),
     grid: dict | None = None,
     overrides: dict | None = None,
-    resume: bool = False,
+    resume: bool = True,
+    overwrite: bool = False,
     checkpoint_every: int = 500,
     keep: int = 3,
     max_population: int | None = None,
     progress: bool = True,
     train_missing: bool = True,
     steps_per_call: int | None = None,
+    members: str | None = None,
+    share: tuple[int, int] = (0, 1),
     command: str = "",
 ) -> tuple[list[Run], str]:
     """Trains every member that is not already finished with the same config, then reports.
 
-    ``overrides`` replaces config fields in every arm. Unfinished programs start
-    again unless ``resume``, which adopts them as they were planned (their
-    manifests) and continues them from their latest checkpoint.
-    With ``train_missing`` false an unfinished member is an error. ``steps_per_call``:
-    training steps per dispatched program (None: the backend's default). ``command``: the
-    command line that asked for this, kept in ``command.txt`` and shown by the claims.
-    Returns the runs and the report text (written to ``out_root/<name>/`` by process 0).
+    ``overrides`` replaces config fields in every arm. Unfinished programs continue
+    from their latest checkpoint (``resume``; else they start again, and their
+    checkpoints are discarded). A run folder holding a run of another config is an
+    error, or is replaced with ``overwrite``. With ``train_missing`` false an
+    unfinished member is an error. ``steps_per_call``: training steps per dispatched
+    program (None: the backend's default). ``members``: "map" or "vmap"
+    (``rnnjax.train.loop.member_mode``; None: the backend's default). ``share``:
+    ``(i, n)``, train share i of n of the experiment's programs (module docstring).
+    ``command``: the command line that asked for this, kept in ``command.txt`` and
+    shown by the claims.
+    Returns the runs and the report text (written to ``out_root/<name>/`` by process
+    0). A stop request raises ``interrupt.Interrupted`` after the report of what
+    finished, with that report as its message.
     """
     out_dir = Path(out_root) / experiment.name
+    mode = member_mode(members)
+    if mode == "map" and jax.process_count() > 1:
+        raise ValueError("mapped members run as shares (--share I/N), not under jax.distributed")
+    if not 0 <= share[0] < share[1]:
+        raise ValueError(f"--share must be I/N with 0 <= I < N, got {share[0]}/{share[1]}")
+    everyone = expand(experiment, out_dir, arms, seeds, grid, overrides)
+    check_folder(everyone, overwrite)
+    todo = [m for m in everyone if run_status(m.run_dir, m.config).kind != "finished"]
+    if todo and not train_missing:
+        raise FileNotFoundError(f"{todo[0].run_dir} has no finished run of this config; train it first")
+    checkpoint_root, built = out_dir / ".checkpoints", {}
+    if share[1] > 1:  # the split of every program, so that each share finds the same one whatever has finished
+        ours = {m.run_dir for _, program in share_of(plan_programs(everyone, max_population, mode, built),
+                                                          *share) for m in program}
+        todo = [m for m in todo if m.run_dir in ours]
+    if todo and not resume and jax.process_index() == 0:
+        discard_checkpoints(todo, checkpoint_root)
+    waiting = {m.run_dir for m in todo}
+    adopted = [(checkpoint_dir, program) for checkpoint_dir, program in
+               (unfinished_programs(everyone, checkpoint_root, mode) if resume and todo else [])
+               if all(m.run_dir in waiting or finished_with(m.run_dir, m.config) for m in program)]
+    planned = {m.run_dir for _, program in adopted for m in program}
+    for _, program in adopted:
+        built.setdefault(program_key(program[0].config), build(program[0].config))
+    programs = [(built[program_key(p[0].config)], checkpoint_dir, p) for checkpoint_dir, p in adopted] + [
+        (parts, checkpoint_root / program_id(program), program)
+        for parts, program in plan_programs([m for m in todo if m.run_dir not in planned], max_population, mode,
+                                            built)
+    ]
+    for parts, _, program in programs:  # every refusal before any training
+        check_fits(parts, len(program))
+        check_evaluation(parts, len(program))
+    if jax.process_count() > 1:  # every process has read the folder before any writes to it
+        multihost_utils.sync_global_devices(f"rnnjax {experiment.name} planned")
     if command and jax.process_index() == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / COMMAND_FILE).write_text(command + "\n")
-    members = expand(experiment, out_dir, arms, seeds, grid, overrides)
-    todo = [m for m in members if not finished_with(m.run_dir, m.config)]
-    if todo and not train_missing:
-        raise FileNotFoundError(f"{todo[0].run_dir} has no finished run of this config; train it first")
-    checkpoint_root = out_dir / ".checkpoints"
-    adopted = unfinished_programs(members, checkpoint_root) if resume and todo else []
-    planned = {m.run_dir for _, program in adopted for m in program}
-    programs = [(build(program[0].config), checkpoint_dir, program) for checkpoint_dir, program in adopted] + [
-        (parts, checkpoint_root / program_id(program), program)
-        for parts, program in plan_programs([m for m in todo if m.run_dir not in planned], max_population)
-    ]
-    if jax.process_count() > 1:  # every process has read the manifests before any writes one
-        multihost_utils.sync_global_devices(f"rnnjax {experiment.name} planned")
-    def train_on(devices, parts, checkpoint_dir, program):
-        train_program(
-            parts, program, checkpoint_dir, resume=resume, checkpoint_every=checkpoint_every, keep=keep,
-            progress=progress, steps_per_call=steps_per_call, devices=devices,
-        )
+    stopped = False
+    with contextlib.ExitStack() as held:
+        ours, busy = lock_programs(programs, held, writer=jax.process_index() == 0)
+        for message in busy:
+            print(f"rnnjax: {message}", file=sys.stderr)
+        device_lanes = lanes(ours, mode)
 
-    run_concurrently(train_on, programs, lanes(programs))
-    built = {program_key(parts.config): parts for parts, _, _ in programs}
-    if jax.process_count() > 1:
+        def train_on(lane, devices, parts, checkpoint_dir, program):
+            train_program(parts, program, checkpoint_dir, resume=resume, checkpoint_every=checkpoint_every, keep=keep,
+                          progress=progress, steps_per_call=steps_per_call, devices=devices, mode=mode,
+                          position=lane if len(device_lanes) > 1 else 0, share=share)
+
+        with interrupt.stop_on_signals():
+            try:
+                run_concurrently(train_on, ours, device_lanes, group=lambda item: id(item[0]))
+            except interrupt.Interrupted:
+                stopped = True
+    if jax.process_count() > 1 and not stopped:
         multihost_utils.sync_global_devices(f"rnnjax {experiment.name} trained")
     if jax.process_index() == 0:
         remove_finished_checkpoints(checkpoint_root)
-    runs = load_runs([m.run_dir for m in members], built)
+    finished = [m.run_dir for m in everyone if run_status(m.run_dir, m.config).kind == "finished"]
+    runs = load_runs(finished, {program_key(parts.config): parts for parts, _, _ in programs})
     if jax.process_index() != 0:
         return runs, f"process {jax.process_index()}: trained its share; process 0 writes the report"
-    return runs, experiment_report(experiment, runs, out_dir).text()
+    with run_lock(out_dir / "report", wait=True):  # shares ending together write one after the other
+        text = experiment_report(experiment, runs, out_dir).text()
+    missing = len(everyone) - len(finished)
+    if missing:
+        text += f"\n\n{missing} of {len(everyone)} runs are not finished and not in this report."
+    if stopped:
+        raise interrupt.Interrupted(text)
+    return runs, text
 
 
+def lock_programs(programs: list, held: contextlib.ExitStack, writer: bool) -> tuple[list, list[str]]:
+    """The programs whose run folders this process locks (all of them, within ``held``),
+    and a message for each program skipped because another process holds a lock. Only
+    the writing process locks (``writer``); the others train what it trains."""
+    if not writer:
+        return programs, []
+    ours, busy = [], []
+    for parts, checkpoint_dir, members in programs:
+        with contextlib.ExitStack() as program:
+            locks = [program.enter_context(run_lock(m.run_dir)) for m in members]
+            if all(locks):
+                held.enter_context(program.pop_all())
+                ours.append((parts, checkpoint_dir, members))
+            else:
+                taken = next(m for m, got in zip(members, locks) if not got)
+                busy.append(f"{taken.run_dir} is being trained by another process; skipped here")
+    return ours, busy
