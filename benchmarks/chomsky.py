@@ -3,10 +3,16 @@
 Prints JSON with three parts:
 
 - ``train_step``: milliseconds per train step (forward + backward + Adam) of each of
-  the paper's models at its shapes: batch 128, reverse_string with 40 input and 40
-  output positions, hidden 256 (stack and tape cells of 8), the Transformer encoder
-  of width 64 with 5 blocks; beside the public Haiku code's time measured on this
-  2-core CPU (``../shared/MEASUREMENTS.md``).
+  the paper's models as the public code builds them (``rnnjax.models.nnch``) at its
+  shapes: batch 128, reverse_string with 40 input and 40 output positions, hidden 256
+  (stack and tape cells of 8; a stack of 30 and a tape of 40 cells, the public code's
+  defaults and ``training/example.py``'s tape), the Transformer encoder (sin/cos) of
+  width 64 with 5 blocks; beside the public Haiku code's time measured on this 2-core
+  CPU (``../shared/MEASUREMENTS.md``); and the forward loss alone, with the ratio
+  step / forward (the backward pass's cost shows there).
+- ``projection`` (``--project``): device-hours of the paper's grid (15 tasks x 5
+  models x 3 learning rates x 10 seeds x 1M steps) from those per-step times, for
+  rnnjax and for the public code.
 - ``evaluation``: the evaluation over every length 1..N (S samples each) of one
   LSTM: seconds and backend compilations, against the same model evaluated length by
   length with one compiled program per length (the public code's way).
@@ -17,6 +23,7 @@ Prints JSON with three parts:
 
     python benchmarks/chomsky.py                 # paper shapes; evaluation 1..500 x 512; 10,000-step runs
     python benchmarks/chomsky.py --quick         # CPU-sized: evaluation 1..100 x 64, 300-step runs of hidden 64 (x 30)
+    python benchmarks/chomsky.py --project       # the train steps, then the device-hours of the paper's grid
     python benchmarks/chomsky.py --out DIR       # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
 
@@ -38,17 +45,49 @@ from rnnjax.train.loop import batch_loss, init_state, make_optimizer, make_train
 
 HAIKU_MS = {"lstm": 207.0, "stack_rnn": 144.0, "tape_rnn": 229.0, "transformer": 710.0}
 """The public code's train step on this CPU at the same shapes (MEASUREMENTS.md)"""
-MODELS = ("rnn", "lstm", "stack_rnn", "tape_rnn", "transformer")
+MODELS = {"rnn": "rnn", "lstm": "lstm", "stack_rnn": "stack_rnn", "tape_rnn": "tape_rnn",
+          "transformer": "transformer_sin_cos"}
+"""The report's name of each model -> its arm's model in the chomsky experiment."""
+MEMORY_SIZES = {"stack_rnn": 30, "tape_rnn": 40}
+"""The public stack's default depth and the tape of its ``training/example.py``."""
 EXPERIMENT = load_experiment("chomsky")
 
 
-def train_step_ms(model: str, batch: int, length: int) -> float:
-    cfg = EXPERIMENT.arms[f"reverse_string-{model}"].replace(batch_size=batch)
+def train_step_ms(model: str, batch: int, length: int) -> dict:
+    """A train step (forward + backward + Adam) and the forward loss alone, ms, and their ratio."""
+    cfg = EXPERIMENT.arms[f"reverse_string-{MODELS[model]}"].replace(batch_size=batch)
+    if model in MEMORY_SIZES:
+        cfg = cfg.replace(nnch_memory_size=MEMORY_SIZES[model])
     parts = build(cfg)
     max_len = parts.task.max_length(length)
-    step = jax.jit(make_train_step(batch_loss(parts.task, parts.model, batch, max_len), make_optimizer(cfg)))
+    loss = batch_loss(parts.task, parts.model, batch, max_len)
+    step = jax.jit(make_train_step(loss, make_optimizer(cfg)))
     state = init_state(parts.model, cfg)
-    return 1000 * best_time(step, state, jax.random.key(0), length, length, min_reps=3)
+    ms = 1000 * best_time(step, state, jax.random.key(0), length, length, min_reps=3)
+    forward_ms = 1000 * best_time(jax.jit(loss), state.params, jax.random.key(0), length, length, min_reps=3)
+    return {"ms": ms, "forward_ms": forward_ms, "step_over_forward": ms / forward_ms}
+
+
+GRID = {"tasks": 15, "models": 5, "learning_rates": 3, "seeds": 10, "steps": 1_000_000}
+"""The paper's full grid (section 4): every task x model x learning rate x seed, 1M steps each."""
+
+
+def projection(train_step: dict) -> dict:
+    """Device-hours of the paper's grid from the measured per-step times: the train steps only (evaluation
+    and compilation left out), every model's runs at its own ms per step. On this backend rnnjax trains
+    a program's members one by one (``MEMBER_MODES``), so its member-step costs what a solo step costs;
+    the public code runs one model per process at its recorded ms."""
+    runs_per_model = GRID["tasks"] * GRID["learning_rates"] * GRID["seeds"]
+    hours = {}
+    for who, key in (("rnnjax", "ms"), ("public_code", "haiku_ms")):
+        per_model = {m: runs_per_model * GRID["steps"] * f[key] / 1000 / 3600
+                     for m, f in train_step.items() if f.get(key)}
+        hours[who] = {"per_model": per_model, "total": sum(per_model.values()),
+                      "models": sorted(per_model)}
+    common = [m for m in hours["public_code"]["models"]]
+    hours["same_models"] = {who: sum(hours[who]["per_model"][m] for m in common) for who in ("rnnjax", "public_code")}
+    return {"grid": GRID, "backend": jax.default_backend(), "device_hours": hours,
+            "public_code_source": "recorded figures on this CPU (MEASUREMENTS.md): the RNN was not recorded"}
 
 
 def per_length_evaluation(parts, members, n_max: int, samples: int) -> list[float]:
@@ -88,7 +127,7 @@ def evaluation(hidden: int, n_max: int, samples: int) -> dict:
 
 
 def whole_run(model: str, hidden: int, steps: int, population: int, n_max: int, samples: int, batch: int) -> dict:
-    base = EXPERIMENT.arms[f"reverse_string-{model}"].replace(
+    base = EXPERIMENT.arms[f"reverse_string-{MODELS[model]}"].replace(
         hidden=hidden, steps=steps, eval_n_max=n_max, eval_samples=samples, batch_size=batch, log_every=max(1, steps))
     rates = (1e-4, 3e-4, 5e-4)
     members = [base.replace(seed=i // len(rates), learning_rate=rates[i % len(rates)]) for i in range(population)]
@@ -110,12 +149,18 @@ def whole_run(model: str, hidden: int, steps: int, population: int, n_max: int, 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
+    parser.add_argument("--project", action="store_true",
+                        help="only the train steps, and the paper-scale grid's device-hours projected from them")
     tables.add_out_option(parser)
     args = parser.parse_args(argv)
     report = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
-    report["train_step"] = {m: {"ms": train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
+    report["train_step"] = {m: {**train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
     for figures in report["train_step"].values():
         figures["speedup_vs_haiku"] = figures["haiku_ms"] / figures["ms"] if figures["haiku_ms"] else None
+    if args.project:
+        report["projection"] = projection(report["train_step"])
+        tables.publish(report, args.out)
+        return
     if args.quick:
         report["evaluation"] = evaluation(hidden=64, n_max=100, samples=64)
         report["whole_run"] = whole_run("lstm", hidden=64, steps=300, population=30, n_max=100, samples=64, batch=32)

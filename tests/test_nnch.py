@@ -99,7 +99,7 @@ def test_each_core_equals_the_public_equations_written_in_numpy(core):
         public_width = task.definition.input_size + 1  # the symbols and the blank; PAD is not a public token
         onehot = np.eye(public_width)[np.minimum(np.asarray(tokens), public_width - 1)]
         onehot[np.asarray(tokens) == task.pad] = 0.0
-        depth = tokens.shape[0] if core == "stack_rnn" else model.longest
+        depth = tokens.shape[0]  # memory_size 0: the sequence's width
         expected = reference_logits(core, params, onehot, n, depth)
         np.testing.assert_allclose(ours, expected, rtol=2e-4, atol=2e-4)
 
@@ -133,7 +133,8 @@ def test_the_tape_jumps_by_each_examples_input_length_around_a_circle():
 
 @pytest.mark.parametrize("core", nnch.CORES)
 def test_padding_changes_nothing_before_it(core):
-    parts = model_for(core)
+    """(A tape of the sequence's width grows with the padding; here it has a fixed length.)"""
+    parts = model_for(core, **({"nnch_memory_size": 32} if core == "tape_rnn" else {}))
     params = parts.model.init(jax.random.key(0))
     example = parts.task.sample(jax.random.key(2), 4, 4, parts.task.max_length(4))
     padded = jnp.concatenate([example["inputs"], jnp.full((7,), parts.task.pad, jnp.int32)])
@@ -179,12 +180,12 @@ def test_the_lstm_input_weights_start_as_small_as_haikus(hidden, sd):
     assert rows.std() == pytest.approx(sd, rel=0.06)
 
 
-def test_the_builders_refuse_a_configured_memory_and_give_a_tape_a_length():
+def test_the_builders_refuse_a_configured_memory_and_size_memories_by_the_sequence():
     with pytest.raises(ValueError, match="set --memory none"):
         build(TrainConfig.of(task="parity_check", n_max=4, eval_n_max=6, model="nnch_rnn", memory="tape"))
     task = TASKS["reverse_string"](1, 40, 500)
     model = MODELS["nnch_tape_rnn"](lambda: nnch.rnn_core(8), task, None)
-    assert model.longest == task.max_length(500) and model.cell(10).name == "nnch-tape-rnn(8, 1000x8)"
+    assert model.cell(10).name == "nnch-tape-rnn(8, 10x8)" and model.cell(1000).name == "nnch-tape-rnn(8, 1000x8)"
     assert MODELS["nnch_tape_rnn"](lambda: nnch.rnn_core(8), task, None, nnch_memory_size=30).cell(10).name \
         == "nnch-tape-rnn(8, 30x8)"
     with pytest.raises(ValueError, match="at least 2 cells"):

@@ -54,10 +54,13 @@ where ``core`` is ``{"input", "hidden"}`` (rnn), ``{"gates"}`` (lstm), ``{"input
 Memory size M. The public defaults are 30 cells (stack and tape; ``training/example.py`` uses a tape of 40);
 the paper does not give the size behind its Table 2, and a stack of 30 drops pushes past 30 while a tape of
 40 wraps, so neither could score 100% at the test lengths 41..500 as the paper reports (reverse_string,
-duplicate_string). Here ``memory_size`` 0 (the default) means: a stack as deep as the sequence, which no
-sequence can fill (the same as an unbounded stack, whatever the padding), and a tape of the run's longest
-sequence, training or evaluation (the same tape in training and evaluation, so a run's numbers do not depend
-on how its batches are padded). Any other value is the public fixed size.
+duplicate_string). Here ``memory_size`` 0 (the default) sizes the memory by the sequence's padded width W
+(the training bucket's, the evaluation chunk's): a stack of W cells, which no sequence can fill (the same as an
+unbounded stack, whatever the padding), and a circular tape of W cells, which a head moving at most one cell
+a step never wraps within the sequence (a jump by L can: then what it finds depends on W, so the tape RNN's
+numbers depend on the padded widths, which the config fixes: ``num_buckets``, ``eval_programs``). A tape of
+the run's longest sequence in every step costs 10x more at the reduced run's shapes (duplicate_string, 1500
+cells). Any other value is the public fixed size.
 
 Differences from the public code: random draws (Haiku's key streams are not reproduced, only the
 distributions); the input width of a task with PAD (above); the jumps' L is each example's own input length
@@ -231,9 +234,7 @@ class PublicRecurrent(_TokenModel):
       separator: the token that ends the input (the tape jumps by the number of tokens before it).
       pad: the PAD token (read as the zero vector when it is the last id and the input is one-hot); -1: none.
       cell_size: m.
-      memory_size: M, the stack depth or tape length; 0: as deep as the sequence (stack) or
-        ``longest`` (tape).
-      longest: the tape length when ``memory_size`` is 0: the longest sequence of the run.
+      memory_size: M, the stack depth or tape length; 0: the sequence's padded width.
     """
 
     core: Core
@@ -245,7 +246,6 @@ class PublicRecurrent(_TokenModel):
     pad: int = -1
     cell_size: int = 8
     memory_size: int = 0
-    longest: int = 0
 
     def __post_init__(self):
         self._check()
@@ -256,8 +256,6 @@ class PublicRecurrent(_TokenModel):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.memory_size < 0:
             raise ValueError(f"memory_size must be >= 0 (0: sized by the sequence), got {self.memory_size}")
-        if self.core == "tape_rnn" and not (self.memory_size or self.longest):
-            raise ValueError("a tape_rnn needs memory_size >= 1 or the run's longest sequence (longest >= 1)")
 
     @property
     def input_dim(self) -> int:
@@ -272,14 +270,14 @@ class PublicRecurrent(_TokenModel):
         return params["embed"][tokens]
 
     def cell(self, width: int) -> Cell:
-        """The core for a sequence of ``width`` positions (the stack's depth may follow it)."""
+        """The core for a sequence of ``width`` positions (the memory's size follows it when ``memory_size`` is 0)."""
         if self.core == "rnn":
             return rnn_core(self.hidden)
         if self.core == "lstm":
             return lstm_core(self.hidden)
         if self.core == "stack_rnn":
             return stack_core(self.hidden, self.cell_size, self.memory_size or max(width, 2))
-        return tape_core(self.hidden, self.cell_size, self.memory_size or self.longest)
+        return tape_core(self.hidden, self.cell_size, self.memory_size or width)
 
     def init(self, key: jax.Array) -> Params:
         k_embed, k_core, k_out = jax.random.split(key, 3)
@@ -306,9 +304,8 @@ def builder(core: Core) -> Callable:
         if "+" in cell.name:
             raise ValueError(f"nnch_{core} builds its own core and reads only --hidden; set --memory none "
                              f"(got the cell {cell.name})")
-        longest = max(task.max_length(task.sizes[1]), task.evaluation.longest)
         return PublicRecurrent(core, cell.output_dim, task.vocab_size, task.num_outputs, embedding_dim,
-                               task.separator, task.pad, longest=longest, **memory)
+                               task.separator, task.pad, **memory)
 
     if core in ("rnn", "lstm"):
         def plain(make_cell: Callable[[], Cell], task, embedding_dim: int | None) -> PublicRecurrent:
@@ -318,9 +315,10 @@ def builder(core: Core) -> Callable:
         return plain
 
     def with_memory(make_cell: Callable[[], Cell], task, embedding_dim: int | None, *, nnch_cell_size: int = 8,
-                    nnch_memory_size: int = 0) -> PublicRecurrent:
+                    nnch_memory_size: int = 0) -> PublicRecurrent:  # 0: the sequence's padded width
         return build(make_cell, task, embedding_dim, cell_size=nnch_cell_size, memory_size=nnch_memory_size)
 
     with_memory.__doc__ = (f"The public code's {core} (Delétang et al. 2023; rnnjax.models.nnch): width --hidden, "
-                           "cells of nnch_cell_size, nnch_memory_size cells (0: never full; the public default 30).")
+                           "cells of nnch_cell_size, nnch_memory_size cells "
+                           "(0: the sequence's width; the public default 30).")
     return with_memory
