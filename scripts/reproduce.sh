@@ -74,8 +74,13 @@ entry transduction_deque_queue_start "rnnjax train --experiment transduction --a
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "$cfl_short"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min
 entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 35 min
-entry chomsky          "rnnjax train --experiment chomsky --steps 1000 --hidden 64 --blocks 2 --batch-size 32 --learning-rate 1e-3 --eval-n-max 100 --eval-samples 32 --eval-programs 3 --num-buckets 1 --max-population 1" \
-                       "--steps 4 --seeds 0 --arms parity_check-rnn reverse_string-stack_rnn parity_check-transformer --eval-n-max 44 --eval-samples 8 --no-progress"  # 29 min
+chomsky_tasks="even_pairs modular_arithmetic parity_check cycle_navigation stack_manipulation reverse_string modular_arithmetic_brackets solve_equation duplicate_string missing_duplicate_string odds_first binary_addition binary_multiplication compute_sqrt bucket_sort"
+chomsky_arms() { local t m; for t in $chomsky_tasks; do for m in "$@"; do printf '%s ' "$t-$m"; done; done; }
+chomsky_reduced="--hidden 64 --batch-size 32 --learning-rate 5e-4 --eval-n-max 500 --eval-samples 4 --eval-programs 3 --num-buckets 1"
+entry chomsky          "rnnjax train --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_reduced" \
+                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 30 min: the public code's four recurrent models, 3 seeds
+entry chomsky_transformer "rnnjax train --experiment chomsky --arms $(chomsky_arms transformer_none transformer_sin_cos transformer_relative transformer_rotary transformer_alibi)--seeds 0 --steps 1000 $chomsky_reduced" \
+                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 3 h: five encodings x 5 blocks, one seed (not yet run)
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
 # the benchmark tables of the notes (each script's --out writes benchmark.json and table.md);
 # docs/results/*_gpu come from benchmarks/gpu.sh on a lent GPU, not from an entry here
@@ -83,6 +88,7 @@ entry bench_cells      "python benchmarks/cells.py"                             
 entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
 entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min
 entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
+entry bench_members    "python benchmarks/members.py"                              "--quick"  # 5 min
 entry bench_population_cost "python benchmarks/population_cost.py"         "--quick"  # 1 min
 entry bench_memory     "python benchmarks/memory.py"                               "--quick"  # 3 min
 entry bench_memory_ntm "python benchmarks/memory.py --only ntm tape --lengths 512" "--quick --lengths 64"  # 2 min
