@@ -23,6 +23,7 @@ Prints JSON with three parts:
 
     python benchmarks/chomsky.py                 # paper shapes; evaluation 1..500 x 512; 10,000-step runs
     python benchmarks/chomsky.py --quick         # CPU-sized: evaluation 1..100 x 64, 300-step runs of hidden 64 (x 30)
+    python benchmarks/chomsky.py --project --populations 1 256   # and a vmapped population of the LSTM
     python benchmarks/chomsky.py --project       # the train steps, then the device-hours of the paper's grid
     python benchmarks/chomsky.py --out DIR       # also DIR/benchmark.json and DIR/table.md (tables.py)
 """
@@ -30,6 +31,7 @@ Prints JSON with three parts:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import jax
@@ -66,6 +68,23 @@ def train_step_ms(model: str, batch: int, length: int) -> dict:
     ms = 1000 * best_time(step, state, jax.random.key(0), length, length, min_reps=3)
     forward_ms = 1000 * best_time(jax.jit(loss), state.params, jax.random.key(0), length, length, min_reps=3)
     return {"ms": ms, "forward_ms": forward_ms, "step_over_forward": ms / forward_ms}
+
+
+def population_step(model: str, sizes: tuple[int, ...], batch: int, length: int) -> list[dict]:
+    """Member-steps/s of a vmapped population of ``model``'s train step at the paper's shapes, per size."""
+    cfg = EXPERIMENT.arms[f"reverse_string-{MODELS[model]}"].replace(batch_size=batch)
+    parts = build(cfg)
+    step = jax.vmap(make_train_step(batch_loss(parts.task, parts.model, batch, parts.task.max_length(length)),
+                                    make_optimizer(cfg)), (0, 0, None, None))
+    one = init_state(parts.model, cfg)
+    rows = []
+    for size in sizes:
+        states = jax.tree_util.tree_map(lambda x: jax.numpy.broadcast_to(x, (size, *x.shape)), one)
+        seconds = best_time(jax.jit(step), states, jax.random.split(jax.random.key(0), size), length, length,
+                            min_reps=3)
+        rows.append({"model": model, "members": size, "ms": 1000 * seconds, "member_steps_per_s": size / seconds})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 GRID = {"tasks": 15, "models": 5, "learning_rates": 3, "seeds": 10, "steps": 1_000_000}
@@ -151,12 +170,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="CPU-sized evaluation and whole runs")
     parser.add_argument("--project", action="store_true",
                         help="only the train steps, and the paper-scale grid's device-hours projected from them")
+    parser.add_argument("--populations", nargs="*", type=int, default=(),
+                        help="also time vmapped populations of the LSTM's train step of these sizes (e.g. 1 256)")
     tables.add_out_option(parser)
     args = parser.parse_args(argv)
     report = {"backend": jax.default_backend(), "device": str(jax.devices()[0])}
     report["train_step"] = {m: {**train_step_ms(m, 128, 40), "haiku_ms": HAIKU_MS.get(m)} for m in MODELS}
     for figures in report["train_step"].values():
         figures["speedup_vs_haiku"] = figures["haiku_ms"] / figures["ms"] if figures["haiku_ms"] else None
+    if args.populations:
+        report["population"] = population_step("lstm", tuple(args.populations), 128, 40)
     if args.project:
         report["projection"] = projection(report["train_step"])
         tables.publish(report, args.out)

@@ -161,6 +161,10 @@ def chomsky_table(report: dict) -> str:
                  f"learning rates x {grid['seeds']} seeds x {grid['steps']:,} steps), train steps only, "
                  f"{report['projection']['backend']} device-hours:\n\n"
                  + markdown_table(["model", "rnnjax", "public code"], rows))
+    if report.get("population"):
+        text += "\nVmapped populations of the LSTM's train step:\n\n" + markdown_table(
+            ["members", "ms per step", "member-steps/s"],
+            ([str(r["members"]), count(r["ms"]), count(r["member_steps_per_s"])] for r in report["population"]))
     if "evaluation" not in report:
         return text
     evaluation, run = report["evaluation"], report["whole_run"]
