@@ -48,8 +48,10 @@ from rnnjax.train.loop import batch_loss, init_state, make_optimizer, make_train
 HAIKU_MS = {"lstm": 207.0, "stack_rnn": 144.0, "tape_rnn": 229.0, "transformer": 710.0}
 """The public code's train step on this CPU at the same shapes (MEASUREMENTS.md)"""
 MODELS = {"rnn": "rnn", "lstm": "lstm", "stack_rnn": "stack_rnn", "tape_rnn": "tape_rnn",
-          "transformer": "transformer_sin_cos"}
-"""The report's name of each model -> its arm's model in the chomsky experiment."""
+          "transformer": "transformer_sin_cos", "rnnjax_stack_rnn": "rnnjax_stack_rnn",
+          "rnnjax_tape_rnn": "rnnjax_tape_rnn"}
+"""The report's name of each model -> its arm's model in the chomsky experiment: the paper's five as the
+public code builds them, and rnnjax's own stack and tape RNNs (their backward cost)."""
 MEMORY_SIZES = {"stack_rnn": 30, "tape_rnn": 40}
 """The public stack's default depth and the tape of its ``training/example.py``."""
 EXPERIMENT = load_experiment("chomsky")
@@ -87,6 +89,7 @@ def population_step(model: str, sizes: tuple[int, ...], batch: int, length: int)
     return rows
 
 
+PAPER = ("rnn", "lstm", "stack_rnn", "tape_rnn", "transformer")
 GRID = {"tasks": 15, "models": 5, "learning_rates": 3, "seeds": 10, "steps": 1_000_000}
 """The paper's full grid (section 4): every task x model x learning rate x seed, 1M steps each."""
 
@@ -100,10 +103,10 @@ def projection(train_step: dict) -> dict:
     hours = {}
     for who, key in (("rnnjax", "ms"), ("public_code", "haiku_ms")):
         per_model = {m: runs_per_model * GRID["steps"] * f[key] / 1000 / 3600
-                     for m, f in train_step.items() if f.get(key)}
+                     for m, f in train_step.items() if f.get(key) and m in PAPER}
         hours[who] = {"per_model": per_model, "total": sum(per_model.values()),
                       "models": sorted(per_model)}
-    common = [m for m in hours["public_code"]["models"]]
+    common = hours["public_code"]["models"]
     hours["same_models"] = {who: sum(hours[who]["per_model"][m] for m in common) for who in ("rnnjax", "public_code")}
     return {"grid": GRID, "backend": jax.default_backend(), "device_hours": hours,
             "public_code_source": "recorded figures on this CPU (MEASUREMENTS.md): the RNN was not recorded"}

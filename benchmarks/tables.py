@@ -134,7 +134,8 @@ def qrnn_table(report: dict) -> str:
 
 
 CHOMSKY_MODELS = {"rnn": "RNN", "lstm": "LSTM", "stack_rnn": "stack RNN", "tape_rnn": "tape RNN",
-                  "transformer": "Transformer"}
+                  "transformer": "Transformer", "rnnjax_stack_rnn": "rnnjax's stack RNN",
+                  "rnnjax_tape_rnn": "rnnjax's tape RNN"}
 
 
 def chomsky_table(report: dict) -> str:
