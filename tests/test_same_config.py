@@ -365,3 +365,13 @@ def test_a_full_disk_is_reported_once_with_its_path(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len([line for line in err if "no space left" in line]) == 1 and "Traceback" not in "".join(err)
     assert err[-1].startswith("rnnjax: error: no space left on the device writing ") and err[-1].count("/params")
+
+
+def test_a_finished_program_releases_its_compiled_programs(tmp_path, monkeypatch):
+    import rnnjax.train.sweep as sweep
+
+    released = []
+    real = sweep.release_programs
+    monkeypatch.setattr(sweep, "release_programs", lambda parts: (real(parts), released.append(dict(parts.programs))))
+    sweep.run_experiment(load_experiment(str(_experiment(tmp_path, steps=20))), tmp_path / "out", progress=False)
+    assert released == [{}, {}], "each of the two programs dropped its train and init programs when it finished"

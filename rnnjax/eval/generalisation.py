@@ -145,3 +145,8 @@ def _score_chunk(members, examples, *, score, model, expand, width: int):
         return jax.vmap(lambda example: score(model.bind(params), example))(examples)
 
     return jax.vmap(one_member)(members)
+
+
+def release_evaluation_programs() -> None:
+    """Drops the compiled evaluation programs of every model evaluated so far."""
+    _score_chunk.clear_cache()
