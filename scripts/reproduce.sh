@@ -87,6 +87,7 @@ entry finite_precision "python experiments/finite_precision.py --quick"         
 entry bench_cells      "python benchmarks/cells.py"                                "--quick"  # 5 min
 entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
 entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min
+entry bench_chomsky_project "python benchmarks/chomsky.py --project"             ""         # 1 min
 entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
 entry bench_members    "python benchmarks/members.py"                              "--quick"  # 5 min
 entry bench_population_cost "python benchmarks/population_cost.py"         "--quick"  # 1 min
