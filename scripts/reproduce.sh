@@ -90,6 +90,7 @@ entry bench_chomsky    "python benchmarks/chomsky.py --quick"                   
 entry bench_chomsky_project "python benchmarks/chomsky.py --project"             ""         # 1 min
 entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
 entry bench_members    "python benchmarks/members.py"                              "--quick"  # 5 min
+entry bench_determinism "python benchmarks/determinism.py --quick"                 ""         # 2 min (CPU)
 entry bench_population_cost "python benchmarks/population_cost.py"         "--quick"  # 1 min
 entry bench_memory     "python benchmarks/memory.py"                               "--quick"  # 3 min
 entry bench_memory_ntm "python benchmarks/memory.py --only ntm tape --lengths 512" "--quick --lengths 64"  # 2 min
