@@ -53,8 +53,9 @@ def test_bad_config_values_name_the_field(flat, message):
 def test_bad_option_values_fail_when_the_task_is_built():
     with pytest.raises(ValueError, match=re.escape("threshold must be in (0, 1), got 1.5")):
         build(TINY.replace(threshold=1.5))
+    assert TINY.replace(task="svo_sov").task.n_min == 5, "a new task entry starts at its smallest n"
     with pytest.raises(ValueError, match="svo_sov sources have at least 5 symbols: n_min must be >= 5, got 1"):
-        build(TINY.replace(task="svo_sov"))
+        build(TINY.replace(task="svo_sov").replace(n_min=1))
 
 
 def test_config_groups_flat_names_and_json_round_trip():
@@ -64,7 +65,7 @@ def test_config_groups_flat_names_and_json_round_trip():
     assert cfg.model.cell_options == {"reset": "after", "hoist": None}
     assert cfg.get("memory_width") == 3 and cfg.get("threshold") is None
     assert TrainConfig.from_json(cfg.to_json()) == cfg
-    assert json.loads(cfg.to_json())["version"] == 2
+    assert json.loads(cfg.to_json())["version"] == 3
     # a new entry keeps the options it shares and takes its defaults for the rest
     assert cfg.replace(task="reversal").task.options == {"symbols": 5, "eval_samples": 500}
     assert cfg.replace(task="svo_sov").task.options == {"eval_samples": 500}
@@ -226,7 +227,7 @@ def test_memory_capacity_follows_the_phase_for_prediction_tasks(tmp_path, capsys
 
 def test_an_evaluation_that_cannot_fit_is_refused_before_training():
     cfg = TINY.replace(memory="nondeterministic_stack", eval_n_max=5000, steps=10**6)
-    with pytest.raises(ValueError, match=r"evaluating one example of 10002 inputs for 1 members needs about"):
+    with pytest.raises(ValueError, match=r"evaluating inputs of length 10002 needs about .* lower --eval-n-max"):
         train(cfg, progress=False)
 
 
@@ -310,7 +311,10 @@ def test_experiment_trains_saves_reloads_and_reuses_runs(tmp_path):
     mtime = (run_dir / "results.json").stat().st_mtime_ns
     run_experiment(experiment, tmp_path, arms=("lstm",), progress=False)
     assert (run_dir / "results.json").stat().st_mtime_ns == mtime, "finished run was retrained"
-    run_experiment(experiment, tmp_path, arms=("lstm",), seeds=(1,), overrides={"hidden": 3}, progress=False)
+    with pytest.raises(ValueError, match=r"another config \(hidden 4 there, 3 here\).*--overwrite"):
+        run_experiment(experiment, tmp_path, arms=("lstm",), seeds=(1,), overrides={"hidden": 3}, progress=False)
+    run_experiment(experiment, tmp_path, arms=("lstm",), seeds=(1,), overrides={"hidden": 3}, progress=False,
+                   overwrite=True)
     assert load_run(run_dir).config.model.hidden == 3, "changed config did not retrain"
 
     with pytest.raises(ValueError, match=r"unknown arms \['elman'\]"):
@@ -337,7 +341,7 @@ def test_transduction_experiment_reports_the_paper_table_and_memory_action_plots
 
 def test_load_experiment_names_the_available_ones():
     assert load_experiment("counting").name == "counting"
-    with pytest.raises(ValueError, match=r"no experiment 'nope'; available: \[.*'counting'"):
+    with pytest.raises(ValueError, match=r"no built-in experiment 'nope'; built-in: \[.*'counting'"):
         load_experiment("nope")
 
 
@@ -350,7 +354,7 @@ def test_load_experiment_names_the_available_ones():
         (["train", "--experiment", "counting", "--hidden", "0"], "hidden must be >= 1, got 0"),
         (["train", "--experiment", "counting", "--hidden", "ten"], "--hidden"),
         (["train", "--task", "anbn", "--symbols", "3"], "option 'symbols' belongs to task copy"),
-        (["train", "--experiment", "nope"], "no experiment 'nope'"),
+        (["train", "--experiment", "nope"], "no built-in experiment 'nope'"),
         (["eval", "--run-dir", "/nonexistent"], "is not a finished run"),
         (["eval", "--run-dir", "/nonexistent", "--hidden", "3"], "eval re-evaluates a trained model: --hidden"),
         (["report", "/nonexistent"], "no finished runs"),

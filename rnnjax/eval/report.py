@@ -152,7 +152,8 @@ def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, ht
 def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:
     """Reports the finished runs under ``path``: as ``experiment`` (default: the built-in
     experiment named like the directory, else as plain runs), or, for a runs folder whose
-    subdirectories are experiments' outputs, each of those and an ``index.html`` over them.
+    subdirectories are experiments' outputs (a built-in's name, ``adhoc``, or a folder an
+    experiment reported into before), each of those and an ``index.html`` over them.
     Nothing found in the folder is imported; runs that cannot be read are named and left out."""
     path = Path(path)
     run_dirs = find_runs(path)
@@ -161,7 +162,7 @@ def report_directory(path: str | Path, experiment: str | None = None, html: bool
     named = load_experiment(experiment) if experiment else _built_in_named(path.resolve().name)
     if experiment is None and named is None:
         parts = [(p, _built_in_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
-        parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc"]
+        parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc" or (p / "report.html").exists()]
         if parts:
             reports = [_report(p, find_runs(p), e, html) for p, e in parts]
             if html:
