@@ -66,6 +66,7 @@ def _wait_for_checkpoints(root: Path, proc, count: int = 1, deadline: float = 30
     raise AssertionError(f"no {count} checkpointed programs appeared under {root} before the run ended")
 
 
+@pytest.mark.slow  # minutes of CLI processes; run with -m slow
 def test_a_member_is_bitwise_the_same_alone_in_populations_on_devices_processes_and_resumed(tmp_path):
     steps = ["--steps", "2000", "--checkpoint-every", "20"]
     alone = _rnnjax("train", *TINY, *steps, "--seeds", "0", "--cpu-devices", "1", "--out", str(tmp_path / "alone"))
@@ -116,6 +117,7 @@ def _experiment(tmp_path: Path, steps: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # minutes of CLI processes; run with -m slow
 def test_the_first_sigint_stops_every_lane_with_a_checkpoint_a_report_and_the_command_that_continues(tmp_path):
     experiment = _experiment(tmp_path, steps=4000)
     command = ["train", "--experiment", str(experiment), "--checkpoint-every", "50", "--cpu-devices", "2",
