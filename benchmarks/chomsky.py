@@ -94,11 +94,12 @@ GRID = {"tasks": 15, "models": 5, "learning_rates": 3, "seeds": 10, "steps": 1_0
 """The paper's full grid (section 4): every task x model x learning rate x seed, 1M steps each."""
 
 
-def projection(train_step: dict) -> dict:
+def projection(train_step: dict, population: list[dict] = ()) -> dict:
     """Device-hours of the paper's grid from the measured per-step times: the train steps only (evaluation
-    and compilation left out), every model's runs at its own ms per step. On this backend rnnjax trains
-    a program's members one by one (``MEMBER_MODES``), so its member-step costs what a solo step costs;
-    the public code runs one model per process at its recorded ms."""
+    and compilation left out), every model's runs at its own ms per step. On CPU rnnjax trains a program's
+    members one by one (``MEMBER_MODES``), so its member-step costs what a solo step costs; the public code
+    runs one model per process at its recorded ms. With ``population`` rows (``population_step``), the
+    LSTM's runs are also projected at the best measured member-steps/s of a vmapped population."""
     runs_per_model = GRID["tasks"] * GRID["learning_rates"] * GRID["seeds"]
     hours = {}
     for who, key in (("rnnjax", "ms"), ("public_code", "haiku_ms")):
@@ -108,6 +109,10 @@ def projection(train_step: dict) -> dict:
                       "models": sorted(per_model)}
     common = hours["public_code"]["models"]
     hours["same_models"] = {who: sum(hours[who]["per_model"][m] for m in common) for who in ("rnnjax", "public_code")}
+    if population:
+        best = max(population, key=lambda r: r["member_steps_per_s"])
+        hours["lstm_population"] = {"members": best["members"],
+                                    "hours": runs_per_model * GRID["steps"] / best["member_steps_per_s"] / 3600}
     return {"grid": GRID, "backend": jax.default_backend(), "device_hours": hours,
             "public_code_source": "recorded figures on this CPU (MEASUREMENTS.md): the RNN was not recorded"}
 
@@ -184,7 +189,7 @@ def main(argv=None):
     if args.populations:
         report["population"] = population_step("lstm", tuple(args.populations), 128, 40)
     if args.project:
-        report["projection"] = projection(report["train_step"])
+        report["projection"] = projection(report["train_step"], report.get("population", ()))
         tables.publish(report, args.out)
         return
     if args.quick:

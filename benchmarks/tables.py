@@ -158,6 +158,9 @@ def chomsky_table(report: dict) -> str:
                 for m in hours["rnnjax"]["per_model"]]
         rows.append(["models with both figures", count(hours["same_models"]["rnnjax"]),
                      count(hours["same_models"]["public_code"])])
+        if "lstm_population" in hours:
+            rows.append([f"LSTM, vmapped populations of {hours['lstm_population']['members']}",
+                         count(hours["lstm_population"]["hours"]), MISSING])
         text += (f"\nThe paper's grid ({grid['tasks']} tasks x {grid['models']} models x {grid['learning_rates']} "
                  f"learning rates x {grid['seeds']} seeds x {grid['steps']:,} steps), train steps only, "
                  f"{report['projection']['backend']} device-hours:\n\n"
