@@ -51,7 +51,7 @@ entry counting         "rnnjax train --experiment counting"                     
 entry counting_sweep   "rnnjax sweep --experiment counting"                                 "$few --eval-n-max 20"   # 15 min
 entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 60 min: the public code's budget (arms that never fit: all 2000 epochs)
 entry doubling_lstm    "rnnjax sweep --experiment doubling_lstm"                            "$few"                   # 3 min
-entry qrnn_vs_lstm     "rnnjax train --experiment qrnn_vs_lstm --steps 62500"               "$few --eval-lengths 8 16"  # 25 min; 10 epochs at most (the authors' 100), 3 seeds
+entry qrnn_vs_lstm     "rnnjax train --experiment qrnn_vs_lstm --steps 62500"               "$few --eval-lengths 8 16"  # 5 min; 10 epochs at most (the authors' 100), 3 seeds
 entry extraction       "rnnjax train --experiment extraction"                               "$few --arms tomita1-gru tomita2-lstm"  # 4 min
 entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 20 min
 # the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
