@@ -219,6 +219,8 @@ BAD = [
     (["--seeds", "-1"], "seed must be in 0..4294967295"),
     (["--seeds", "4294967296"], "seed must be in 0..4294967295"),
     (["--seeds", "0", "0"], "--seeds names 0 more than once"),
+    (["--share", "2/2"], "--share must be I/N with 0 <= I < N, got 2/2"),
+    (["--share", "x/2"], "--share must be I/N with 0 <= I < N, got 'x/2'"),
     (["--grid", "hidden=4,4"], "--grid hidden names 4 more than once"),
     (["--steps", "10000000000"], "steps must be below 2**31"),
     (["--eval-n-max", "1000000000"], "eval-n-max"),
