@@ -9,7 +9,8 @@ Prints JSON with three parts:
   defaults and ``training/example.py``'s tape), the Transformer encoder (sin/cos) of
   width 64 with 5 blocks; beside the public Haiku code's time measured on this 2-core
   CPU (``../shared/MEASUREMENTS.md``); and the forward loss alone, with the ratio
-  step / forward (the backward pass's cost shows there).
+  step / forward (the backward pass's cost shows there); and rnnjax's own stack and tape RNNs and its
+  stratified stack, queue, deque and superposition stack on the same Elman controller, for the ratio.
 - ``projection`` (``--project``): device-hours of the paper's grid (15 tasks x 5
   models x 3 learning rates x 10 seeds x 1M steps) from those per-step times, for
   rnnjax and for the public code.
@@ -49,9 +50,11 @@ HAIKU_MS = {"lstm": 207.0, "stack_rnn": 144.0, "tape_rnn": 229.0, "transformer":
 """The public code's train step on this CPU at the same shapes (MEASUREMENTS.md)"""
 MODELS = {"rnn": "rnn", "lstm": "lstm", "stack_rnn": "stack_rnn", "tape_rnn": "tape_rnn",
           "transformer": "transformer_sin_cos", "rnnjax_stack_rnn": "rnnjax_stack_rnn",
-          "rnnjax_tape_rnn": "rnnjax_tape_rnn"}
+          "rnnjax_tape_rnn": "rnnjax_tape_rnn", "rnnjax_stratified_stack": "stack", "rnnjax_queue": "queue",
+          "rnnjax_deque": "deque", "rnnjax_superposition": "superposition"}
 """The report's name of each model -> its arm's model in the chomsky experiment: the paper's five as the
-public code builds them, and rnnjax's own stack and tape RNNs (their backward cost)."""
+public code builds them, and rnnjax's own memories on the same Elman controller (their backward cost: the
+step / forward column; each memory as the experiment's arm sizes it, by the padded width)."""
 MEMORY_SIZES = {"stack_rnn": 30, "tape_rnn": 40}
 """The public stack's default depth and the tape of its ``training/example.py``."""
 EXPERIMENT = load_experiment("chomsky")

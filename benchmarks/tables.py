@@ -135,7 +135,9 @@ def qrnn_table(report: dict) -> str:
 
 CHOMSKY_MODELS = {"rnn": "RNN", "lstm": "LSTM", "stack_rnn": "stack RNN", "tape_rnn": "tape RNN",
                   "transformer": "Transformer", "rnnjax_stack_rnn": "rnnjax's stack RNN",
-                  "rnnjax_tape_rnn": "rnnjax's tape RNN"}
+                  "rnnjax_tape_rnn": "rnnjax's tape RNN", "rnnjax_stratified_stack": "rnnjax's stratified stack",
+                  "rnnjax_queue": "rnnjax's queue", "rnnjax_deque": "rnnjax's deque",
+                  "rnnjax_superposition": "rnnjax's superposition stack"}
 
 
 def chomsky_table(report: dict) -> str:
