@@ -2,7 +2,6 @@
 google-deepmind/neural_networks_chomsky_hierarchy and dm-haiku: a forward pass written in NumPy from those
 equations on the same parameters, and the initial parameters' statistics."""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -141,29 +140,6 @@ def test_padding_changes_nothing_before_it(core):
     padded = jnp.concatenate([example["inputs"], jnp.full((7,), parts.task.pad, jnp.int32)])
     np.testing.assert_allclose(parts.model.apply(params, padded)[: example["inputs"].shape[0]],
                                parts.model.apply(params, example["inputs"]), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("core", nnch.CORES)
-def test_the_public_layout_cells_equal_the_fused_ones_the_models_scan(core):
-    """``model.cell(W)`` (public parameters, fused at every step) and ``model.recurrence`` (fused once): the
-    same states, outputs and parameter gradients."""
-    from rnnjax.cells.base import scan
-
-    parts = model_for(core)
-    params = parts.model.init(jax.random.key(0))
-    tokens = parts.task.sample(jax.random.key(1), 5, 5, parts.task.max_length(6))["inputs"]
-    xs = parts.model.encode(params, tokens)
-    fused, _ = parts.model.recurrence(params, tokens)
-
-    def outputs(core_params, cell, prepare):
-        state = parts.model.start(cell, prepare(core_params), tokens)
-        return jnp.sum(jnp.tanh(scan(cell, prepare(core_params), xs, state)[1]))
-
-    ours, grads = jax.value_and_grad(outputs)(params["core"], fused, nnch.fuse)
-    theirs, public_grads = jax.value_and_grad(outputs)(params["core"], parts.model.cell(tokens.shape[0]),
-                                                       lambda p: p)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
-    chex.assert_trees_all_close(grads, public_grads, rtol=1e-4, atol=1e-5)
 
 
 def weights_and_fan_in(params, core: str, input_dim: int, hidden: int, cell: int = 8):

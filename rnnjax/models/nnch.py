@@ -102,6 +102,11 @@ def apply_linear(layer: Params, v: jax.Array) -> jax.Array:
     return v @ layer["w"] + layer["b"]
 
 
+def _vanilla(params: Params, x: jax.Array, h: jax.Array) -> jax.Array:
+    """``hk.VanillaRNN``: ``relu(Lin_in(x) + Lin_h(h))``."""
+    return jax.nn.relu(apply_linear(params["input"], x) + apply_linear(params["hidden"], h))
+
+
 def _vanilla_params(key: jax.Array, input_dim: int, hidden: int) -> Params:
     k_in, k_h = jax.random.split(key)
     return {"input": linear(k_in, input_dim, hidden), "hidden": linear(k_h, hidden, hidden)}
@@ -111,58 +116,21 @@ def _identity(params, xs):
     return xs
 
 
-def fuse(core: Params) -> Params:
-    """A core's parameters as its step reads them: ``Lin_in`` over x (and the memory's row 0) and ``Lin_h``
-    stacked into one layer over ``[x, h]`` (``"recurrent"``, bias ``b_in + b_h``), and the layers that read
-    ``h_t`` side by side in one (``"out"``: the stack's actions then push; the tape's actions then the write
-    MLP's first layer). The same functions with the sums in another order (float rounding apart); models fuse
-    once per sequence, outside the scan, so a step runs two matrix products where the public code runs four
-    and the backward pass accumulates two weight gradients per step instead of four."""
-    if "gates" in core:
-        return core
-    fused = {"recurrent": {"w": jnp.concatenate([core["input"]["w"], core["hidden"]["w"]]),
-                           "b": core["input"]["b"] + core["hidden"]["b"]}}
-    reads_h = [core["actions"], core["push"] if "push" in core else core["write"][0]] if "actions" in core else []
-    if reads_h:
-        fused["out"] = {"w": jnp.concatenate([layer["w"] for layer in reads_h], axis=1),
-                        "b": jnp.concatenate([layer["b"] for layer in reads_h])}
-    if "write" in core:
-        fused["write"] = core["write"][1:]
-    return fused
-
-
-def _recurrent(fused: Params, x: jax.Array, h: jax.Array) -> jax.Array:
-    """``hk.VanillaRNN`` on fused parameters: ``relu(Lin_in(x) + Lin_h(h))``."""
-    return jax.nn.relu(apply_linear(fused["recurrent"], jnp.concatenate([x, h])))
-
-
-def _core(name: str, hidden: int, init: Callable, initial_state: Callable, fused_step: Callable, fused: bool,
-          **options) -> Cell:
-    """The Cell of a core whose step reads ``fuse``-d parameters: with ``fused``, its params are the fused
-    ones (``init`` fuses); without, the public layout (``step`` fuses at every call)."""
-    if fused:
-        return Cell(name, hidden, lambda key, input_dim: fuse(init(key, input_dim)), initial_state, _identity,
-                    fused_step, **options)
-    return Cell(name, hidden, init, initial_state, _identity,
-                lambda params, state, x: fused_step(fuse(params), state, x), **options)
-
-
-def rnn_core(hidden: int, *, fused: bool = False) -> Cell:
+def rnn_core(hidden: int) -> Cell:
     """The public RNN: ``hk.VanillaRNN(hidden)``; state ``h: [H]``, output ``h``."""
 
     def init(key, input_dim):
         return _vanilla_params(key, input_dim, hidden)
 
-    def step(fused_params, h, x):
-        h = _recurrent(fused_params, x, h)
+    def step(params, h, x):
+        h = _vanilla(params, x, h)
         return h, h
 
-    return _core(f"nnch-rnn({hidden})", hidden, init, lambda params: jnp.zeros((hidden,)), step, fused)
+    return Cell(f"nnch-rnn({hidden})", hidden, init, lambda params: jnp.zeros((hidden,)), _identity, step)
 
 
-def lstm_core(hidden: int, *, fused: bool = False) -> Cell:
-    """The public LSTM: ``hk.LSTM(hidden)``; state ``(h, c)``, each ``[H]``; output ``h``. Already one layer
-    (``fused`` changes nothing)."""
+def lstm_core(hidden: int) -> Cell:
+    """The public LSTM: ``hk.LSTM(hidden)``; state ``(h, c)``, each ``[H]``; output ``h``."""
 
     def init(key, input_dim):
         return {"gates": linear(key, input_dim + hidden, 4 * hidden)}
@@ -187,7 +155,7 @@ def push_pop(stack: jax.Array, actions: jax.Array, value: jax.Array) -> jax.Arra
     return actions[0] * pushed + actions[1] * popped + actions[2] * stack
 
 
-def stack_core(hidden: int, cell_size: int, depth: int, *, fused: bool = False) -> Cell:
+def stack_core(hidden: int, cell_size: int, depth: int) -> Cell:
     """The public stack RNN with one stack of ``depth`` cells of ``cell_size``; state ``(stack: [M, m], h: [H])``,
     output ``h``."""
     if depth < 2:
@@ -201,15 +169,15 @@ def stack_core(hidden: int, cell_size: int, depth: int, *, fused: bool = False) 
     def initial_state(params):
         return jnp.zeros((depth, cell_size)), jnp.zeros((hidden,))
 
-    def step(fused_params, state, x):
+    def step(params, state, x):
         stack, h = state
-        h = _recurrent(fused_params, jnp.concatenate([x, stack[0]]), h)
-        out = apply_linear(fused_params["out"], h)
-        stack = push_pop(stack, jax.nn.softmax(out[:3]), out[3:])
+        h = _vanilla(params, jnp.concatenate([x, stack[0]]), h)
+        actions = jax.nn.softmax(apply_linear(params["actions"], h))
+        stack = push_pop(stack, actions, apply_linear(params["push"], h))
         return (stack, h), h
 
     name = f"nnch-stack-rnn({hidden}, {depth}x{cell_size})"
-    return _core(name, hidden, init, initial_state, step, fused, remat_block=REMAT_BLOCK)
+    return Cell(name, hidden, init, initial_state, _identity, step, remat_block=REMAT_BLOCK)
 
 
 def tape_move(tape: jax.Array, actions: jax.Array, length: jax.Array) -> jax.Array:
@@ -219,7 +187,7 @@ def tape_move(tape: jax.Array, actions: jax.Array, length: jax.Array) -> jax.Arr
     return sum(p * jnp.roll(tape, s, axis=0) for p, s in zip(actions, shifts))
 
 
-def tape_core(hidden: int, cell_size: int, length: int, *, fused: bool = False) -> Cell:
+def tape_core(hidden: int, cell_size: int, length: int) -> Cell:
     """The public tape RNN (``TapeInputLengthJumpCore``) on a circular tape of ``length`` cells of ``cell_size``;
     state ``(tape: [M, m], h: [H], L: int32[])``, output ``h``. ``condition`` sets L, the input length."""
     if length < 1:
@@ -235,22 +203,22 @@ def tape_core(hidden: int, cell_size: int, length: int, *, fused: bool = False) 
     def initial_state(params):
         return jnp.zeros((length, cell_size)), jnp.zeros((hidden,)), jnp.zeros((), jnp.int32)
 
-    def step(fused_params, state, x):
+    def step(params, state, x):
         tape, h, source = state
-        h = _recurrent(fused_params, jnp.concatenate([x, tape[0]]), h)
-        out = apply_linear(fused_params["out"], h)
-        value = jax.nn.relu(out[TAPE_SHIFTS:])
-        for k, layer in enumerate(fused_params["write"]):
+        h = _vanilla(params, jnp.concatenate([x, tape[0]]), h)
+        value = h
+        for k, layer in enumerate(params["write"]):
             value = apply_linear(layer, value)
-            value = jax.nn.relu(value) if k < len(fused_params["write"]) - 1 else value
-        tape = tape_move(tape.at[0].set(value), jax.nn.softmax(out[:TAPE_SHIFTS]), source)
+            value = jax.nn.relu(value) if k < len(params["write"]) - 1 else value
+        actions = jax.nn.softmax(apply_linear(params["actions"], h))
+        tape = tape_move(tape.at[0].set(value), actions, source)
         return (tape, h, source), h
 
     def condition(params, state, source_length):
         return (*state[:2], jnp.asarray(source_length, jnp.int32))
 
     name = f"nnch-tape-rnn({hidden}, {length}x{cell_size})"
-    return _core(name, hidden, init, initial_state, step, fused, remat_block=REMAT_BLOCK, condition=condition)
+    return Cell(name, hidden, init, initial_state, _identity, step, remat_block=REMAT_BLOCK, condition=condition)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,16 +269,15 @@ class PublicRecurrent(_TokenModel):
             return jax.nn.one_hot(tokens, self.input_dim)
         return params["embed"][tokens]
 
-    def cell(self, width: int, *, fused: bool = False) -> Cell:
-        """The core for a sequence of ``width`` positions (the memory's size follows it when ``memory_size`` is
-        0); its params are the public layout, or with ``fused`` those of ``fuse``."""
+    def cell(self, width: int) -> Cell:
+        """The core for a sequence of ``width`` positions (the memory's size follows it when ``memory_size`` is 0)."""
         if self.core == "rnn":
-            return rnn_core(self.hidden, fused=fused)
+            return rnn_core(self.hidden)
         if self.core == "lstm":
-            return lstm_core(self.hidden, fused=fused)
+            return lstm_core(self.hidden)
         if self.core == "stack_rnn":
-            return stack_core(self.hidden, self.cell_size, self.memory_size or max(width, 2), fused=fused)
-        return tape_core(self.hidden, self.cell_size, self.memory_size or width, fused=fused)
+            return stack_core(self.hidden, self.cell_size, self.memory_size or max(width, 2))
+        return tape_core(self.hidden, self.cell_size, self.memory_size or width)
 
     def init(self, key: jax.Array) -> Params:
         k_embed, k_core, k_out = jax.random.split(key, 3)
@@ -321,8 +288,7 @@ class PublicRecurrent(_TokenModel):
         return params
 
     def recurrence(self, params: Params, tokens: jax.Array) -> tuple[Cell, Params]:
-        """The fused core and its parameters, fused here, outside the scan (``fuse``)."""
-        return self.cell(tokens.shape[0], fused=True), fuse(params["core"])
+        return self.cell(tokens.shape[0]), params["core"]
 
     def readout(self, params: Params, ys: jax.Array) -> jax.Array:
         """``logits = Lin_out(relu(output))``: ``ys: [..., H]`` -> ``[..., O]``."""
