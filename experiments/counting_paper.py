@@ -56,6 +56,11 @@ ARMS = {
     for name, cell in CELLS.items()
 }
 
+SMOOTH = 20
+"""Logged points (``log_every`` = 500 one-word updates each) the loss plot averages over: 10,000 updates,
+100 epochs of a^n b^n, so the curve shows the epochs' trend rather than single words' losses."""
+
+
 def _load(name: str):
     """The module of the experiment file ``name`` beside this one."""
     spec = importlib.util.spec_from_file_location(f"rnnjax_experiment_{name}", Path(__file__).with_name(f"{name}.py"))
@@ -102,7 +107,8 @@ def report(runs: list[Run], out_dir: Path) -> str:
     """The state traces of ``counting`` and every arm's training loss (how far an arm that did
     not fit its training range came)."""
     _COUNTING.report(runs, out_dir)
-    plot_training_curves([r for r in runs if r.history], out_dir / "training_loss.png")
+    plot_training_curves([r for r in runs if r.history], out_dir / "training_loss.png", smooth=SMOOTH,
+                         panel=lambda arm: "a^n b^n c^n" if arm.endswith("anbncn") else "a^n b^n")
     return ""
 
 

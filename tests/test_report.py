@@ -12,7 +12,7 @@ import pytest
 from tensorboardX.proto.event_pb2 import Event
 
 from rnnjax.cli import main
-from rnnjax.eval.plots import FIGURES, figure_log, save_figure, subplots
+from rnnjax.eval.plots import FIGURES, figure_log, save_figure, smoothed_curves, subplots
 from rnnjax.eval.tables import Table, by_task_and_model, compact_rows, spread
 
 
@@ -212,3 +212,15 @@ def test_a_headless_browser_renders_the_page_with_its_tables_and_figures(trained
 
     pixels = imread(screenshot)
     assert pixels.shape[0] == 2000 and np.std(pixels[..., :3]) > 0.05, "the page rendered something"
+
+
+def test_smoothed_curves_average_windows_and_drop_members_that_stopped():
+    long = [(s, float(s)) for s in range(0, 60, 10)]  # values 0, 10, ..., 50
+    short = [(s, 1.0) for s in range(0, 40, 10)]  # stopped after step 30
+    steps, values = smoothed_curves([long, short], 2)
+    np.testing.assert_array_equal(steps, [10, 20, 30, 40, 50])
+    np.testing.assert_array_equal(values[0], [5, 15, 25, 35, 45])
+    np.testing.assert_array_equal(values[1, :3], [1, 1, 1])
+    assert np.isnan(values[1, 3:]).all()
+    steps, values = smoothed_curves([long, short[:1]], 20)  # the window shrinks to the shortest curve
+    np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40, 50])

@@ -17,7 +17,7 @@ import contextvars
 import dataclasses
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -134,18 +134,35 @@ def plot_accuracy_by_n(runs: Sequence, path: str | Path, bins: int = 20) -> Path
     return save_figure(fig, path)
 
 
-def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss") -> Path:
-    """``metric`` against step per arm: median over seeds with the min-max band
-    (log scale); a cross marks each diverged member at its divergence step."""
+def smoothed_curves(curves: Sequence[Sequence[tuple[float, float]]], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members' ``(step, value)`` curves -> ``(steps: [S], values: [members, S])``: each curve averaged over
+    windows of ``window`` points (at most the shortest curve's length), at the steps of the longest, NaN after
+    a member's last point (a member that stopped early drops out of the median and band)."""
+    curves = [np.asarray(c, float).reshape(-1, 2) for c in curves]
+    window = max(1, min(window, min(len(c) for c in curves)))
+    steps = max(curves, key=len)[window - 1:, 0]
+    values = np.full((len(curves), len(steps)), np.nan)
+    for row, curve in zip(values, curves):
+        averaged = np.convolve(curve[:, 1], np.ones(window) / window, mode="valid")
+        row[:len(averaged)] = averaged
+    return steps, values
+
+
+def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss", *, smooth: int = 1,
+                         panel: Callable[[str], str] | None = None) -> Path:
+    """``metric`` against step per arm: median over the seeds still training with the
+    min-max band (log scale); a dotted line marks each diverged member at its divergence step.
+    ``smooth``: each member's curve is first averaged over windows of that many
+    logged points (for one-example updates, whose per-step loss is mostly noise);
+    ``panel``: arm -> panel title, one panel per title (else one panel)."""
     groups: dict[str, list] = {}
     for r in runs:
         groups.setdefault(r.results.get("arm", ""), []).append(r)
-    fig, ax = subplots(figsize=(8, 4.5))
+    titles = list(dict.fromkeys(panel(arm) for arm in groups)) if panel else [""]
+    fig, axes = subplots(1, len(titles), figsize=(8 * len(titles) ** 0.5, 4.5), squeeze=False)
     for arm, members in groups.items():
-        curves = [[(h["step"], h[metric]) for h in r.history] for r in members]
-        length = min(len(c) for c in curves)
-        steps = np.array([s for s, _ in curves[0][:length]])
-        values = np.array([[v for _, v in c[:length]] for c in curves])
+        ax = axes[0, titles.index(panel(arm)) if panel else 0]
+        steps, values = smoothed_curves([[(h["step"], h[metric]) for h in r.history] for r in members], smooth)
         with np.errstate(invalid="ignore"):
             (line,) = ax.plot(steps, np.nanmedian(values, axis=0), label=f"{arm} ({len(members)} seeds)")
             ax.fill_between(steps, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(),
@@ -153,10 +170,13 @@ def plot_training_curves(runs: Sequence, path: str | Path, metric: str = "loss")
         for r in members:
             if r.results.get("diverged_at") is not None:
                 ax.axvline(r.results["diverged_at"], color=line.get_color(), linestyle=":", linewidth=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"training {metric} (dotted: a member diverged)")
-    ax.legend(fontsize=8)
+    for ax, title in zip(axes[0], titles):
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel(f"training {metric}" + (f", mean of {smooth} logged points" if smooth > 1 else "")
+                          + " (dotted: diverged)")
     return save_figure(fig, path)
 
 
