@@ -76,9 +76,12 @@ entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal
 entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 35 min
 chomsky_tasks="even_pairs modular_arithmetic parity_check cycle_navigation stack_manipulation reverse_string modular_arithmetic_brackets solve_equation duplicate_string missing_duplicate_string odds_first binary_addition binary_multiplication compute_sqrt bucket_sort"
 chomsky_arms() { local t m; for t in $chomsky_tasks; do for m in "$@"; do printf '%s ' "$t-$m"; done; done; }
-chomsky_reduced="--hidden 64 --batch-size 32 --learning-rate 5e-4 --eval-n-max 500 --eval-samples 4 --eval-programs 3 --num-buckets 1"
+chomsky_sizes="--hidden 64 --batch-size 32 --eval-n-max 500 --eval-samples 4 --eval-programs 3 --num-buckets 1"
+chomsky_reduced="$chomsky_sizes --learning-rate 5e-4"
 entry chomsky          "rnnjax train --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_reduced" \
                        "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 30 min: the public code's four recurrent models, 3 seeds
+entry chomsky_grid     "rnnjax sweep --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_sizes" \
+                       "--seeds 0 --steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 95 min: the same over the paper's learning rates {1e-4, 3e-4, 5e-4} (not yet run)
 entry chomsky_transformer "rnnjax train --experiment chomsky --arms $(chomsky_arms transformer_none transformer_sin_cos transformer_relative transformer_rotary transformer_alibi)--seeds 0 --steps 1000 $chomsky_reduced" \
                        "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 3 h: five encodings x 5 blocks, one seed (not yet run)
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
