@@ -49,14 +49,14 @@ cfl_short="$few --n-min 4 --n-max 6 --eval-n-max 8"  # the cfl entries
 # name                 command                                                             quick flags
 entry counting         "rnnjax train --experiment counting"                                 "$few --eval-n-max 20"   # 2-3 min
 entry counting_sweep   "rnnjax sweep --experiment counting"                                 "$few --eval-n-max 20"   # 15 min
-entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 60 min: the public code's budget (arms that never fit: all 2000 epochs)
+entry counting_paper   "rnnjax train --experiment counting_paper"                           "$few --eval-n-max 20"   # 30 min: the public code's budget (arms that never fit: all 2000 epochs)
 entry doubling_lstm    "rnnjax sweep --experiment doubling_lstm"                            "$few"                   # 3 min
 entry qrnn_vs_lstm     "rnnjax train --experiment qrnn_vs_lstm --steps 62500"               "$few --eval-lengths 8 16"  # 5 min; 10 epochs at most (the authors' 100), 3 seeds
 entry extraction       "rnnjax train --experiment extraction"                               "$few --arms tomita1-gru tomita2-lstm"  # 4 min
 entry ntm              "rnnjax train --experiment ntm"                                      "$few --arms ntm_copy-ntm ntm_copy-lstm"  # 20 min
 # the transduction runs of the notes (reduced scale: vocabulary 16, train 8-16, test 17-32)
 entry transduction_all "rnnjax train --experiment transduction --seeds 0 1 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" \
-                       "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 45-60 min (45 arms); svo_sov needs n >= 5
+                       "--steps 4 --seeds 0 --n-min 5 --n-max 6 --eval-n-max 8 --no-progress"  # 36 min (45 arms x 2 seeds); svo_sov needs n >= 5
 entry transduction     "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm1 reversal-lstm2 reversal-lstm4 reversal-lstm8 --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --optimizer rmsprop --learning-rate 0.001" \
                        "$short"  # 30 min (with the four deep-LSTM depths on reversal)
 entry transduction_adam "rnnjax train --experiment transduction --arms reversal-stack copy-queue copy-deque reversal-deque reversal-lstm1 reversal-lstm2 reversal-lstm4 reversal-lstm8 --seeds 0 1 2 --symbols 16 --n-min 8 --n-max 16 --eval-n-max 32 --steps 3000 --learning-rate 0.01" "$short"  # 25 min (with the four deep-LSTM depths on reversal)
@@ -73,7 +73,7 @@ entry transduction_deque_queue_start "rnnjax train --experiment transduction --a
 # the cfl runs of the notes (train lengths 10-20, test 10-30)
 entry cfl_all          "rnnjax train --experiment cfl --n-min 10 --n-max 20 --eval-n-max 30 --steps 600" "$cfl_short"  # 40 min
 entry cfl_seeds1500    "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 1500" "$cfl_short"  # 25 min
-entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 35 min
+entry cfl              "rnnjax train --experiment cfl --arms cfl_marked_reversal-lstm cfl_marked_reversal-rns --seeds 0 1 2 --n-min 10 --n-max 20 --eval-n-max 30 --steps 2500 --clip-norm 5" "$cfl_short"  # 6 min (18 min before members trained alone)
 chomsky_tasks="even_pairs modular_arithmetic parity_check cycle_navigation stack_manipulation reverse_string modular_arithmetic_brackets solve_equation duplicate_string missing_duplicate_string odds_first binary_addition binary_multiplication compute_sqrt bucket_sort"
 chomsky_arms() { local t m; for t in $chomsky_tasks; do for m in "$@"; do printf '%s ' "$t-$m"; done; done; }
 chomsky_sizes="--hidden 64 --batch-size 32 --eval-n-max 500 --eval-samples 4 --eval-programs 3 --num-buckets 1"
@@ -83,13 +83,13 @@ entry chomsky          "rnnjax train --experiment chomsky --arms $(chomsky_arms 
 entry chomsky_grid     "rnnjax sweep --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_sizes" \
                        "--seeds 0 --steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 95 min: the same over the paper's learning rates {1e-4, 3e-4, 5e-4} (not yet run)
 entry chomsky_transformer "rnnjax train --experiment chomsky --arms $(chomsky_arms transformer_none transformer_sin_cos transformer_relative transformer_rotary transformer_alibi)--seeds 0 --steps 1000 $chomsky_reduced" \
-                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 3 h: five encodings x 5 blocks, one seed (not yet run)
+                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 4-5 h: five encodings x 5 blocks, one seed (evaluation 7-8 min per run on the long tasks; not yet finished)
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
 # the benchmark tables of the notes (each script's --out writes benchmark.json and table.md);
 # docs/results/*_gpu come from benchmarks/gpu.sh on a lent GPU, not from an entry here
 entry bench_cells      "python benchmarks/cells.py"                                "--quick"  # 5 min
 entry bench_qrnn       "python benchmarks/qrnn.py --layer-max-tokens 300000"       "--quick"  # 8 min
-entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 8 min
+entry bench_chomsky    "python benchmarks/chomsky.py --quick"                      ""         # 5 min
 entry bench_chomsky_project "python benchmarks/chomsky.py --project"             ""         # 1 min
 entry bench_throughput "python benchmarks/throughput.py"                           "--quick"  # 7 min; --quick skips the main job
 entry bench_members    "python benchmarks/members.py"                              "--quick"  # 5 min
