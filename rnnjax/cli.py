@@ -111,12 +111,15 @@ def _commands():
 
     @dataclasses.dataclass(frozen=True)
     class Report:
-        """Write the tables (markdown, CSV) and plots of every finished run under a directory,
-        with the experiment's own report and its claims table."""
+        """Write the tables (markdown, CSV) and plots of every finished run under a directory
+        (or under several, as one report into --out), with the experiment's own report and its
+        claims table."""
 
-        sweep_dir: tyro.conf.Positional[str]
+        sweep_dirs: tyro.conf.Positional[tuple[str, ...]]
         experiment: str | None = None
-        """the experiment the runs belong to (default: the directory's name, if an experiment has it)"""
+        """the experiment the runs belong to (default: the directories' name, if an experiment has it)"""
+        out: str | None = None
+        """write the report here (needed with several directories; default: the directory)"""
         html: bool = True
         """also write report.html (and, for a folder of experiments' outputs, index.html over them)"""
 
@@ -243,11 +246,11 @@ def invocation(argv: Sequence[str]) -> str:
 def report_command(args, argv: tuple[str, ...] = ()) -> None:
     from rnnjax.eval.report import report_directory
 
-    reports = report_directory(args.sweep_dir, args.experiment, args.html)
+    reports = report_directory(args.sweep_dirs, args.experiment, args.html, args.out)
     print("\n\n".join(f"# {r.name or r.out_dir.name}\n\n{r.text()}" if len(reports) > 1 else r.text()
                       for r in reports))
     if len(reports) > 1 and args.html:
-        print(f"\nIndex: {Path(args.sweep_dir) / 'index.html'}")
+        print(f"\nIndex: {Path(args.sweep_dirs[0]) / 'index.html'}")
 
 
 def eval_command(args, argv: tuple[str, ...] = ()) -> None:

@@ -191,6 +191,18 @@ def test_a_runs_folder_gets_a_report_per_experiment_and_an_index(trained, capsys
     assert (root / "runs" / "beta" / "report.html").exists()
 
 
+def test_several_folders_report_together_into_one(trained, tmp_path):
+    root, _, paths, report_directory = trained
+    folders = [root / "runs" / "alpha", root / "runs" / "beta"]
+    with pytest.raises(ValueError, match="give --out"):
+        report_directory(folders)
+    report_directory(folders, str(paths[0]), html=False, out=tmp_path / "both")
+    rows = (tmp_path / "both" / "runs.csv").read_text().splitlines()
+    alone = (folders[0] / "runs.csv").read_text().splitlines()
+    assert len(rows) == len(alone) + 1, "alpha's four runs and beta's one"
+    assert (tmp_path / "both" / "claims.md").exists(), "reported as the experiment given, with its claims"
+
+
 def _chromium() -> str | None:
     return next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 

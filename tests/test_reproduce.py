@@ -61,7 +61,7 @@ def test_every_quick_variant_runs_and_fills_the_notes(tmp_path):
                     str(tmp_path / "docs"), "--notes", str(notes)], cwd=REPO, check=True, timeout=5400)
     for name in entries():
         source = (tmp_path / "docs" / name / "SOURCE").read_text()
-        assert any(flag in source for flag in ("--steps 4", "--samples 1", "--quick")), source
+        assert any(flag in source for flag in ("--steps 4", "--samples 1", "--quick", "rnnjax report")), source
         assert list((tmp_path / "docs" / name).glob("*.md")), name
     assert (tmp_path / "docs" / "chomsky" / "report.html").exists()
     text = notes.read_text()

@@ -149,18 +149,24 @@ def experiment_report(experiment: Experiment, runs: list[Run], out_dir: Path, ht
                         measure=experiment.measure, html=html, deviations=experiment.deviations)
 
 
-def report_directory(path: str | Path, experiment: str | None = None, html: bool = True) -> list[Report]:
-    """Reports the finished runs under ``path``: as ``experiment`` (default: the built-in
-    experiment named like the directory, else as plain runs), or, for a runs folder whose
-    subdirectories are experiments' outputs (a built-in's name, ``adhoc``, or a folder an
-    experiment reported into before), each of those and an ``index.html`` over them.
-    Nothing found in the folder is imported; runs that cannot be read are named and left out."""
-    path = Path(path)
-    run_dirs = find_runs(path)
+def report_directory(paths: str | Path | Sequence[str | Path], experiment: str | None = None, html: bool = True,
+                     out: str | Path | None = None) -> list[Report]:
+    """Reports the finished runs under ``paths`` (one directory, or several whose runs report
+    together into ``out``): as ``experiment`` (default: the built-in experiment named like the
+    directories, else as plain runs), or, for one runs folder whose subdirectories are
+    experiments' outputs (a built-in's name, ``adhoc``, or a folder an experiment reported into
+    before), each of those and an ``index.html`` over them. Nothing found in the folders is
+    imported; runs that cannot be read are named and left out."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    if len(paths) != 1 and out is None:
+        raise ValueError(f"{len(paths)} directories report together into one folder: give --out")
+    run_dirs = sorted({d for p in paths for d in find_runs(p)})
     if not run_dirs:
-        raise FileNotFoundError(f"no finished runs (results.json) under {path}")
-    named = load_experiment(experiment) if experiment else _built_in_named(path.resolve().name)
-    if experiment is None and named is None:
+        raise FileNotFoundError(f"no finished runs (results.json) under {', '.join(map(str, paths))}")
+    names = {p.resolve().name for p in paths}
+    named = load_experiment(experiment) if experiment else _built_in_named(names.pop()) if len(names) == 1 else None
+    if experiment is None and named is None and out is None:
+        (path,) = paths
         parts = [(p, _built_in_named(p.name)) for p in sorted(path.iterdir()) if p.is_dir() and find_runs(p)]
         parts = [(p, e) for p, e in parts if e is not None or p.name == "adhoc" or (p / "report.html").exists()]
         if parts:
@@ -168,7 +174,9 @@ def report_directory(path: str | Path, experiment: str | None = None, html: bool
             if html:
                 write_index(path, reports)
             return reports
-    return [_report(path, run_dirs, named, html)]
+    out = paths[0] if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return [_report(out, run_dirs, named, html)]
 
 
 def _report(path: Path, run_dirs: list[Path], experiment: Experiment | None, html: bool) -> Report:
