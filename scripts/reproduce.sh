@@ -81,7 +81,7 @@ chomsky_reduced="$chomsky_sizes --learning-rate 5e-4"
 entry chomsky          "rnnjax train --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_reduced" \
                        "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 30 min: the public code's four recurrent models, 3 seeds
 entry chomsky_grid     "rnnjax sweep --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_sizes" \
-                       "--seeds 0 --steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # about 95 min: the same over the paper's learning rates {1e-4, 3e-4, 5e-4} (not yet run)
+                       "--seeds 0 --steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 91 min: the same over the paper's learning rates {1e-4, 3e-4, 5e-4}
 entry chomsky_transformer "rnnjax train --experiment chomsky --arms $(chomsky_arms transformer_none transformer_sin_cos transformer_relative transformer_rotary transformer_alibi)--seeds 0 --steps 1000 $chomsky_reduced" \
                        "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 4-5 h: five encodings x 5 blocks, one seed (evaluation 7-8 min per run on the long tasks; not yet finished)
 entry chomsky_all      "rnnjax report \$runs/chomsky_grid/chomsky \$runs/chomsky_transformer/chomsky --experiment chomsky" \

@@ -1,5 +1,6 @@
 """scripts/reproduce.sh and scripts/splice_results.py: the notes quote what the current code produces."""
 
+import json
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+from same_runs import compare  # noqa: E402
 from splice_results import BLOCK, measured_on_gpu, splice  # noqa: E402
 
 
@@ -66,3 +68,19 @@ def test_every_quick_variant_runs_and_fills_the_notes(tmp_path):
     assert (tmp_path / "docs" / "chomsky" / "report.html").exists()
     text = notes.read_text()
     assert "old" not in text and "| arm | seeds | largest correct n |" in text
+
+
+def test_same_runs_pairs_runs_by_config_and_ignores_only_how_they_ran(tmp_path):
+    def write(root, name, **results):
+        (tmp_path / root / name).mkdir(parents=True)
+        (tmp_path / root / name / "results.json").write_text(json.dumps(results))
+
+    write("a", "x", config_id="1", final_loss=0.5, steps_per_second=10.0, label="")
+    write("b", "lr/x", config_id="1", final_loss=0.5, steps_per_second=99.0, label="learning_rate=0.1")
+    write("a", "y", config_id="2", final_loss=0.25, accuracy_by_n=[1.0, 0.5])
+    write("b", "y", config_id="2", final_loss=0.25, accuracy_by_n=[1.0, 0.75])
+    write("b", "z", config_id="3", final_loss=0.0)
+    report = compare(tmp_path / "a", tmp_path / "b")
+    assert report["runs"] == [2, 3] and report["pairs"] == 2 and report["equal"] == 1
+    assert report["differing"] == [{"runs": [str(tmp_path / "a" / "y"), str(tmp_path / "b" / "y")],
+                                    "fields": ["accuracy_by_n"]}]
