@@ -16,14 +16,16 @@ import json
 import sys
 from pathlib import Path
 
+from rnnjax.train.runs import find_runs, read_results
+
 NOT_RESULTS = ("steps_per_second", "layout", "label")
 
 
 def results_by_config(root: Path) -> dict[str, tuple[Path, dict]]:
     out = {}
-    for path in sorted(root.rglob("results.json")):
-        results = json.loads(path.read_text())
-        out[results["config_id"]] = (path.parent, {k: v for k, v in results.items() if k not in NOT_RESULTS})
+    for run_dir in find_runs(root):
+        results = read_results(run_dir)
+        out[results["config_id"]] = (run_dir, {k: v for k, v in results.items() if k not in NOT_RESULTS})
     return out
 
 
