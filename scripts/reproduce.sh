@@ -83,7 +83,7 @@ entry chomsky          "rnnjax train --experiment chomsky --arms $(chomsky_arms 
 entry chomsky_grid     "rnnjax sweep --experiment chomsky --arms $(chomsky_arms rnn lstm stack_rnn tape_rnn)--seeds 0 1 2 --steps 1000 $chomsky_sizes" \
                        "--seeds 0 --steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 91 min: the same over the paper's learning rates {1e-4, 3e-4, 5e-4}
 entry chomsky_transformer "rnnjax train --experiment chomsky --arms $(chomsky_arms transformer_none transformer_sin_cos transformer_relative transformer_rotary transformer_alibi)--seeds 0 --steps 1000 $chomsky_reduced" \
-                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 6-7 h: five encodings x 5 blocks, one seed (10-20 min per run on the context-sensitive tasks; 65 of 75 finished)
+                       "--steps 4 --eval-n-max 44 --eval-samples 2 --no-progress"  # 6-7 h: five encodings x 5 blocks, one seed (10-20 min per run on the context-sensitive tasks)
 entry chomsky_all      "rnnjax report \$runs/chomsky_grid/chomsky \$runs/chomsky_transformer/chomsky --experiment chomsky" \
                        ""  # 1 min: the two entries above as one table and headline ($runs: the --runs folder)
 entry finite_precision "python experiments/finite_precision.py --quick"                     "--samples 1 --exact-depth 4"  # 5 min
